@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Panel.Tests.Infrastructure;
+
+/// <summary>
+/// The real panel, started as its own process from the build output (as <c>./panel up</c> does
+/// from the published output), on a free loopback port. Killed, with its children, on dispose.
+/// </summary>
+public sealed class PanelProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder output = new();
+
+    private PanelProcess(Process process, Uri baseAddress)
+    {
+        this.process = process;
+        BaseAddress = baseAddress;
+    }
+
+    /// <summary>Where the panel listens.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>Whether the process has ended.</summary>
+    public bool HasExited => process.HasExited;
+
+    /// <summary>The exit code (after it ended).</summary>
+    public int ExitCode => process.ExitCode;
+
+    /// <summary>Everything the process printed so far (stdout and stderr, interleaved).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+    }
+
+    /// <summary>The admin the process seeds on an empty database.</summary>
+    public const string AdminEmail = "admin@test.local", AdminPassword = "Admin-Passw0rd";
+
+    /// <summary>Starts the panel on <paramref name="connectionString"/> and, unless told not to, waits until <c>/healthz</c> answers.</summary>
+    public static async Task<PanelProcess> StartAsync(
+        string connectionString,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        bool waitUntilServing = true,
+        int? port = null)
+    {
+        var dll = TestEnvironment.PanelWebDll;
+        File.Exists(dll).ShouldBeTrue($"{dll} is missing: build the solution first (./panel test does)");
+        var listenPort = port ?? FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        var env = start.Environment;
+        foreach (var key in env.Keys.Where(k => k.StartsWith("PANEL_", StringComparison.Ordinal) || k.StartsWith("Panel__", StringComparison.Ordinal)).ToList())
+        {
+            env.Remove(key);
+        }
+
+        env["ASPNETCORE_ENVIRONMENT"] = "Production";
+        env["ASPNETCORE_URLS"] = $"http://127.0.0.1:{listenPort}";
+        env["ConnectionStrings__Panel"] = connectionString;
+        env["PANEL_ADMIN_EMAIL"] = AdminEmail;
+        env["PANEL_ADMIN_PASSWORD"] = AdminPassword;
+        env["Panel__StaticWebAssetsFromBuild"] = "true";
+        env["Panel__Jobs__NodeName"] = "test";
+        env["Panel__Jobs__WorkerCount"] = "2";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                env.Remove(key);
+            }
+            else
+            {
+                env[key] = value;
+            }
+        }
+
+        var p = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var panel = new PanelProcess(p, new Uri($"http://127.0.0.1:{listenPort}"));
+        p.OutputDataReceived += (_, e) => panel.Append(e.Data);
+        p.ErrorDataReceived += (_, e) => panel.Append(e.Data);
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        if (waitUntilServing)
+        {
+            await panel.WaitUntilServingAsync(TimeSpan.FromSeconds(90));
+        }
+
+        return panel;
+    }
+
+    /// <summary>Waits for the process to end on its own.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cts.Token);
+        process.WaitForExit(); // drain the output handlers
+        return process.ExitCode;
+    }
+
+    /// <summary>A plain HTTP client for this panel (no redirects followed, cookies kept).</summary>
+    public PanelHttpClient CreateClient() => new(BaseAddress);
+
+    /// <summary>Stops the process (SIGTERM, then SIGKILL after a grace period).</summary>
+    public async Task StopAsync()
+    {
+        if (process.HasExited)
+        {
+            return;
+        }
+
+        try
+        {
+            Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])?.WaitForExit();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // never started
+        }
+
+        process.Dispose();
+    }
+
+    private async Task WaitUntilServingAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"the panel exited with code {process.ExitCode} before serving:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri("/healthz", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"the panel did not serve within {timeout}:\n{Output}");
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (output)
+        {
+            output.AppendLine(line);
+        }
+    }
+
+    /// <summary>A TCP port that was free a moment ago on 127.0.0.1.</summary>
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
