@@ -16,7 +16,23 @@ if (exitCode != 0 || args.Contains("--migrate-only"))
     return exitCode;
 }
 
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    Console.Error.WriteLine($"error: cannot listen: {ex.Message} Is another panel running? (./panel status)");
+    return 5;
+}
+catch (Exception ex) when (ex is not OperationCanceledException)
+{
+    // Unexpected: keep the whole exception for the operator, after a one-line summary.
+    Console.Error.WriteLine($"error: the panel stopped: {ex.Message}");
+    Console.Error.WriteLine(ex);
+    return 1;
+}
+
 return 0;
 
 /// <summary>The entry point, visible to the test host.</summary>

@@ -23,9 +23,18 @@ public sealed class PanelFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await Database.InitializeAsync();
-        Services = CoreServices.Build(Database.ConnectionString);
-        await SeedAdminAsync();
-        App = await PanelProcess.StartAsync(Database.ConnectionString);
+        try
+        {
+            Services = CoreServices.Build(Database.ConnectionString);
+            await SeedAdminAsync();
+            App = await PanelProcess.StartAsync(Database.ConnectionString);
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose initialization failed: clean up here.
+            await DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Empties the database and seeds the admin again.</summary>

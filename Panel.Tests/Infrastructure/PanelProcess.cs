@@ -14,6 +14,26 @@ public sealed class PanelProcess : IAsyncDisposable
     private readonly Process process;
     private readonly StringBuilder output = new();
 
+    // Every panel this test run started; killed when the test host exits, whatever happened.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Process> Live = new();
+
+    static PanelProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var p in Live.Values)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    };
+
     private PanelProcess(Process process, Uri baseAddress)
     {
         this.process = process;
@@ -93,11 +113,20 @@ public sealed class PanelProcess : IAsyncDisposable
         p.OutputDataReceived += (_, e) => panel.Append(e.Data);
         p.ErrorDataReceived += (_, e) => panel.Append(e.Data);
         p.Start();
+        Live[p.Id] = p;
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         if (waitUntilServing)
         {
-            await panel.WaitUntilServingAsync(TimeSpan.FromSeconds(90));
+            try
+            {
+                await panel.WaitUntilServingAsync(TimeSpan.FromSeconds(90));
+            }
+            catch
+            {
+                await panel.DisposeAsync();
+                throw;
+            }
         }
 
         return panel;
@@ -141,6 +170,7 @@ public sealed class PanelProcess : IAsyncDisposable
     {
         try
         {
+            Live.TryRemove(process.Id, out _);
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true);

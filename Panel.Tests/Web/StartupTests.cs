@@ -30,6 +30,21 @@ public sealed class StartupTests(PanelFixture fixture) : PanelTest(fixture)
     }
 
     [Fact]
+    public async Task PortInUse_PrintsOneClearLine_AndExitsNonZero()
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        await using var app = await PanelProcess.StartAsync(Fixture.Database.ConnectionString, waitUntilServing: false, port: port);
+
+        var exit = await app.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        exit.ShouldBe(5, app.Output);
+        app.Output.ShouldContain("error: cannot listen");
+        app.Output.ShouldNotContain("   at ", customMessage: "no stack trace for the user");
+    }
+
+    [Fact]
     public async Task FreshDatabase_IsMigratedAndSeeded_AndARestartReusesItAndKeepsSessions()
     {
         var cs = await TestDatabase.CreateEmptyAsync();
