@@ -1,0 +1,685 @@
+using System.Globalization;
+using System.Text.Json;
+using Panel.Hypervisor.Cgroups;
+using Panel.Hypervisor.Concurrency;
+using Panel.Hypervisor.Guest;
+using Panel.Hypervisor.Host;
+using Panel.Hypervisor.Images;
+using Panel.Hypervisor.Instances;
+using Panel.Hypervisor.Network;
+using Panel.Hypervisor.Processes;
+using Panel.Hypervisor.Storage;
+
+namespace Panel.Hypervisor.Drivers.Lxc;
+
+/// <summary>
+/// OS-level VPSes: system containers started with LXC's own tools. Each has its own init,
+/// hostname and PID, mount, network, IPC and UTS namespaces; cgroup limits on memory, CPU and
+/// tasks; a copy-on-write disk with a hard quota; a pinned port on the node bridge; and lxcfs
+/// masking so <c>free</c>, <c>nproc</c> and <c>uptime</c> show the VPS, not the host.
+/// Containers are daemonized by <c>lxc-start -d</c>: they outlive the engine, which finds them again.
+/// </summary>
+public sealed class LxcDriver : IInstanceDriver
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    private static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan DefaultGrace = TimeSpan.FromSeconds(10);
+
+    private readonly EngineOptions options;
+    private readonly IProcessRunner runner;
+    private readonly InstanceLocks locks;
+    private readonly ImageStore images;
+    private readonly GuestNetwork network;
+    private readonly NodeBridge bridge;
+    private readonly AntiSpoofRules antiSpoof;
+    private readonly PortShaper shaper;
+    private readonly Lxcfs lxcfs;
+    private readonly GuestAccessWriter access;
+    private readonly HostFacts host;
+
+    /// <summary>Creates the driver for one node's engine options.</summary>
+    public LxcDriver(EngineOptions options, IProcessRunner? runner = null, InstanceLocks? locks = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.options = options;
+        this.runner = runner ?? ProcessRunner.Instance;
+        this.locks = locks ?? new InstanceLocks();
+        images = new ImageStore(options.ImagesDirectory);
+        network = new GuestNetwork(options.BridgeCidr, options.BridgeCidr6);
+        bridge = new NodeBridge(options.BridgeName, network, this.runner);
+        antiSpoof = new AntiSpoofRules(options.NftTable, this.runner);
+        shaper = new PortShaper(this.runner);
+        lxcfs = new Lxcfs(options.LxcfsDirectory, Path.Combine(options.StateDirectory, "run", "lxcfs.pid"), this.runner);
+        access = new GuestAccessWriter(this.runner);
+        host = HostProbe.Read();
+    }
+
+    /// <inheritdoc />
+    public string Name => "lxc";
+
+    /// <inheritdoc />
+    public VirtualizationKind Kind => VirtualizationKind.Container;
+
+    /// <summary>The node's guest network (for allocators and tests).</summary>
+    public GuestNetwork Network => network;
+
+    private string LxcPath => options.InstancesDirectory;
+
+    /// <inheritdoc />
+    public async Task<DriverInfo> ProbeAsync(ProbeOptions probe, CancellationToken cancellationToken = default)
+    {
+        var features = new List<string> { "cgroup:" + host.CgroupMode.ToString().ToLowerInvariant() };
+        string? version = null;
+        try
+        {
+            var v = await runner.RunAsync("lxc-start", ["--version"], new ProcessRunOptions(TimeSpan.FromSeconds(10)), cancellationToken);
+            version = v.Succeeded ? v.StdOut.Trim() : null;
+        }
+        catch (EngineException)
+        {
+        }
+
+        if (version is null)
+        {
+            return new DriverInfo(Name, Kind, null, features, false, "LXC is not installed (Debian package lxc)");
+        }
+
+        if (Environment.UserName != "root")
+        {
+            return new DriverInfo(Name, Kind, version, features, false, "the engine must run as root to create system containers");
+        }
+
+        if (host.CgroupMode == CgroupMode.None)
+        {
+            return new DriverInfo(Name, Kind, version, features, false, "no cgroup filesystem is mounted");
+        }
+
+        if (File.Exists("/usr/bin/lxcfs"))
+        {
+            features.Add("lxcfs");
+        }
+
+        features.Add("overlay-disk-quota");
+        features.Add("nftables-antispoof");
+        return new DriverInfo(Name, Kind, version, features, true, null);
+    }
+
+    /// <inheritdoc />
+    public async Task CreateAsync(CreateOptions create, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        var spec = create.Spec;
+        SpecValidator.Validate(spec, network);
+        var image = images.Get(spec.Image);
+
+        using var held = await locks.AcquireAsync(spec.Id, cancellationToken);
+        var dir = InstanceDir(spec.Id);
+        if (Directory.Exists(dir))
+        {
+            throw new EngineException(EngineErrorCode.AlreadyExists, $"an instance '{spec.Id}' already exists on this node", "Id");
+        }
+
+        await using var revert = new Reverter();
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        revert.Add("instance folder", () => DeleteTreeAsync(dir, CancellationToken.None));
+
+        var disk = new InstanceDisk(dir, runner);
+        await disk.CreateAsync(spec.Limits.DiskBytes, cancellationToken);
+        await disk.MountAsync(image.RootFs, cancellationToken);
+        revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
+
+        var files = new GuestFiles(disk.RootFs);
+        GuestAccessWriter.WriteHostname(files, spec.Hostname);
+        await access.WriteAccessAsync(files, spec.Access, cancellationToken);
+        WriteSpec(dir, spec);
+        WriteConfig(dir, spec, disk);
+        await disk.UnmountAsync(cancellationToken);
+        revert.Success();
+    }
+
+    /// <inheritdoc />
+    public async Task StartAsync(StartOptions start, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        using var held = await locks.AcquireAsync(start.Id, cancellationToken);
+        await StartLockedAsync(start.Id, start.Timeout ?? DefaultStartTimeout, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(StopOptions stop, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stop);
+        using var held = await locks.AcquireAsync(stop.Id, cancellationToken);
+        await StopLockedAsync(stop.Id, stop.GracePeriod ?? DefaultGrace, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task RestartAsync(RestartOptions restart, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(restart);
+        using var held = await locks.AcquireAsync(restart.Id, cancellationToken);
+        await StopLockedAsync(restart.Id, restart.GracePeriod ?? DefaultGrace, cancellationToken);
+        await StartLockedAsync(restart.Id, DefaultStartTimeout, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task FreezeAsync(FreezeOptions freeze, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(freeze);
+        using var held = await locks.AcquireAsync(freeze.Id, cancellationToken);
+        await RequireStatusAsync(freeze.Id, InstanceStatus.Running, "freeze", cancellationToken);
+        (await Lxc("lxc-freeze", freeze.Id, [], cancellationToken)).ThrowIfFailed();
+    }
+
+    /// <inheritdoc />
+    public async Task UnfreezeAsync(FreezeOptions freeze, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(freeze);
+        using var held = await locks.AcquireAsync(freeze.Id, cancellationToken);
+        await RequireStatusAsync(freeze.Id, InstanceStatus.Frozen, "unfreeze", cancellationToken);
+        (await Lxc("lxc-unfreeze", freeze.Id, [], cancellationToken)).ThrowIfFailed();
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(DeleteOptions delete, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(delete);
+        SpecValidator.ValidateId(delete.Id);
+        using var held = await locks.AcquireAsync(delete.Id, cancellationToken);
+        var dir = InstanceDir(delete.Id);
+        if (!Directory.Exists(dir))
+        {
+            await antiSpoof.RemoveAsync(PortName.For(delete.Id), cancellationToken); // a half-deleted leftover
+            return;
+        }
+
+        var status = await StatusAsync(delete.Id, cancellationToken);
+        if (status is InstanceStatus.Running or InstanceStatus.Frozen or InstanceStatus.Transitioning)
+        {
+            if (!delete.Force)
+            {
+                throw new EngineException(EngineErrorCode.InvalidState, $"'{delete.Id}' is {status.ToString().ToLowerInvariant()}; stop it first or delete with force");
+            }
+
+            await StopLockedAsync(delete.Id, TimeSpan.Zero, cancellationToken);
+        }
+
+        await antiSpoof.RemoveAsync(PortName.For(delete.Id), cancellationToken);
+        await new InstanceDisk(dir, runner).UnmountAsync(cancellationToken);
+        await DeleteTreeAsync(dir, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task UpdateLimitsAsync(UpdateLimitsOptions update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        SpecValidator.ValidateLimits(update.Limits);
+        using var held = await locks.AcquireAsync(update.Id, cancellationToken);
+        var dir = RequireDir(update.Id);
+        var spec = ReadSpec(dir);
+        var disk = new InstanceDisk(dir, runner);
+        await disk.GrowAsync(update.Limits.DiskBytes, cancellationToken);
+
+        var updated = spec with { Limits = update.Limits };
+        WriteSpec(dir, updated);
+        WriteConfig(dir, updated, disk);
+        if (await StatusAsync(update.Id, cancellationToken) is InstanceStatus.Running or InstanceStatus.Frozen)
+        {
+            // Live: cpuset first widened or narrowed, then the rest.
+            foreach (var (key, value) in LxcConfig.CgroupLimits(spec.Id, update.Limits, host.CgroupMode, host.CpuCount))
+            {
+                (await Lxc("lxc-cgroup", update.Id, [key, value], cancellationToken)).ThrowIfFailed();
+            }
+
+            await shaper.ApplyAsync(PortName.For(update.Id), update.Limits.PortSpeedMbit, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<InstanceState> GetStateAsync(StateOptions state, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        SpecValidator.ValidateId(state.Id);
+        var dir = InstanceDir(state.Id);
+        if (!File.Exists(Path.Combine(dir, "config")))
+        {
+            return new InstanceState(state.Id, InstanceStatus.Missing, null, null);
+        }
+
+        var (status, pid) = await InfoAsync(state.Id, cancellationToken);
+        InstanceMetrics? metrics = null;
+        if (state.WithMetrics && pid is { } p && status is InstanceStatus.Running or InstanceStatus.Frozen)
+        {
+            var cg = CgroupStats.Read(p, "lxc.payload." + state.Id, host.CgroupMode);
+            var usage = new InstanceDisk(dir, runner).Usage();
+            var (rx, tx) = PortCounters.Read(PortName.For(state.Id));
+            metrics = new InstanceMetrics(
+                cg?.CpuTime ?? TimeSpan.Zero,
+                cg?.MemoryBytes ?? 0,
+                cg?.MemoryLimitBytes ?? 0,
+                cg?.Processes ?? 0,
+                usage?.Used ?? 0,
+                usage?.Total ?? 0,
+                rx,
+                tx);
+        }
+
+        return new InstanceState(state.Id, status, pid, metrics);
+    }
+
+    /// <inheritdoc />
+    public async Task<ExecResult> ExecAsync(ExecOptions exec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(exec);
+        if (exec.Command.Count == 0)
+        {
+            throw EngineException.Invalid("Command", "give a program to run");
+        }
+
+        RequireDir(exec.Id);
+        var status = await StatusAsync(exec.Id, cancellationToken);
+        if (status != InstanceStatus.Running)
+        {
+            throw new EngineException(EngineErrorCode.InvalidState, $"'{exec.Id}' is {status.ToString().ToLowerInvariant()}; exec needs it running");
+        }
+
+        string[] args =
+        [
+            "-P", LxcPath, "-n", exec.Id, "--clear-env",
+            "-v", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "-v", "HOME=/root", "-v", "TERM=dumb",
+            "--", .. exec.Command,
+        ];
+        var r = await runner.RunAsync("lxc-attach", args, new ProcessRunOptions(exec.Timeout ?? TimeSpan.FromSeconds(60), exec.StdIn), cancellationToken);
+        return new ExecResult(r.ExitCode, r.StdOut, r.StdErr);
+    }
+
+    /// <inheritdoc />
+    public async Task ResetAccessAsync(ResetAccessOptions reset, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reset);
+        SpecValidator.ValidateAccess(reset.Access);
+        using var held = await locks.AcquireAsync(reset.Id, cancellationToken);
+        var dir = RequireDir(reset.Id);
+        var spec = ReadSpec(dir);
+        var running = await StatusAsync(reset.Id, cancellationToken) != InstanceStatus.Stopped;
+        if (running)
+        {
+            // Live: stop, write offline (the guest cannot race the symlink checks), start again.
+            await StopLockedAsync(reset.Id, DefaultGrace, cancellationToken);
+        }
+
+        var disk = new InstanceDisk(dir, runner);
+        await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
+        try
+        {
+            await access.WriteAccessAsync(new GuestFiles(disk.RootFs), reset.Access, cancellationToken);
+        }
+        finally
+        {
+            await disk.UnmountAsync(CancellationToken.None);
+        }
+
+        WriteSpec(dir, spec with { Access = reset.Access });
+        if (running)
+        {
+            await StartLockedAsync(reset.Id, DefaultStartTimeout, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<SnapshotInfo> CreateSnapshotAsync(SnapshotOptions snapshot, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        SpecValidator.ValidateSnapshotName(snapshot.Name);
+        using var held = await locks.AcquireAsync(snapshot.Id, cancellationToken);
+        var dir = RequireDir(snapshot.Id);
+        var target = Path.Combine(dir, "snapshots", snapshot.Name);
+        if (Directory.Exists(target))
+        {
+            throw new EngineException(EngineErrorCode.AlreadyExists, $"snapshot '{snapshot.Name}' exists", "Snapshot");
+        }
+
+        var spec = ReadSpec(dir);
+        var status = await StatusAsync(snapshot.Id, cancellationToken);
+        var disk = new InstanceDisk(dir, runner);
+        await using var revert = new Reverter();
+        if (status == InstanceStatus.Stopped)
+        {
+            await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
+            revert.Add("unmount", () => disk.UnmountAsync(CancellationToken.None));
+        }
+        else if (status == InstanceStatus.Running)
+        {
+            // A consistent copy: the guest's processes are paused while its layer is copied.
+            (await Lxc("lxc-freeze", snapshot.Id, [], cancellationToken)).ThrowIfFailed();
+            revert.Add("unfreeze", async () => await Lxc("lxc-unfreeze", snapshot.Id, [], CancellationToken.None));
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        var tmp = target + ".partial";
+        await DeleteTreeAsync(tmp, cancellationToken);
+        (await runner.RunAsync("cp", ["-a", "--reflink=auto", disk.Upper, tmp], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
+        Directory.Move(tmp, target);
+        File.WriteAllText(Path.Combine(dir, "snapshots", snapshot.Name + ".created"), DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+
+        // Undo only the freeze or mount: the snapshot itself is kept.
+        await revert.DisposeAsync();
+        return (await ListSnapshotsCoreAsync(dir)).Single(s => s.Name == snapshot.Name);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default)
+        => ListSnapshotsCoreAsync(RequireDir(id));
+
+    /// <inheritdoc />
+    public async Task RestoreSnapshotAsync(SnapshotOptions snapshot, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        SpecValidator.ValidateSnapshotName(snapshot.Name);
+        using var held = await locks.AcquireAsync(snapshot.Id, cancellationToken);
+        var dir = RequireDir(snapshot.Id);
+        var source = Path.Combine(dir, "snapshots", snapshot.Name);
+        if (!Directory.Exists(source))
+        {
+            throw new EngineException(EngineErrorCode.NotFound, $"no snapshot '{snapshot.Name}'", "Snapshot");
+        }
+
+        var spec = ReadSpec(dir);
+        var wasRunning = await StatusAsync(snapshot.Id, cancellationToken) != InstanceStatus.Stopped;
+        if (wasRunning)
+        {
+            await StopLockedAsync(snapshot.Id, DefaultGrace, cancellationToken);
+        }
+
+        var disk = new InstanceDisk(dir, runner);
+        await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
+        try
+        {
+            // Unmount the overlay (keep the disk) so the upper layer can be swapped underneath it.
+            await runner.RunAsync("umount", [disk.RootFs], null, cancellationToken);
+            var staged = disk.Upper + ".restore";
+            await DeleteTreeAsync(staged, cancellationToken);
+            (await runner.RunAsync("cp", ["-a", "--reflink=auto", source, staged], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
+            var old = disk.Upper + ".old";
+            Directory.Move(disk.Upper, old);
+            Directory.Move(staged, disk.Upper);
+            await DeleteTreeAsync(old, cancellationToken);
+            await DeleteTreeAsync(Path.Combine(disk.DiskMount, "work"), cancellationToken);
+        }
+        finally
+        {
+            await disk.UnmountAsync(CancellationToken.None);
+        }
+
+        if (wasRunning)
+        {
+            await StartLockedAsync(snapshot.Id, DefaultStartTimeout, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteSnapshotAsync(SnapshotOptions snapshot, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        SpecValidator.ValidateSnapshotName(snapshot.Name);
+        using var held = await locks.AcquireAsync(snapshot.Id, cancellationToken);
+        var dir = RequireDir(snapshot.Id);
+        await DeleteTreeAsync(Path.Combine(dir, "snapshots", snapshot.Name), cancellationToken);
+        File.Delete(Path.Combine(dir, "snapshots", snapshot.Name + ".created"));
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> ListAsync(ListOptions list, CancellationToken cancellationToken = default)
+    {
+        if (!Directory.Exists(LxcPath))
+        {
+            return Task.FromResult<IReadOnlyList<string>>([]);
+        }
+
+        IReadOnlyList<string> ids = Directory.EnumerateDirectories(LxcPath)
+            .Where(d => File.Exists(Path.Combine(d, "spec.json")))
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return Task.FromResult(ids);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<InstanceState>> RecoverAsync(RecoverOptions recover, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(recover);
+        var states = new List<InstanceState>();
+        foreach (var id in await ListAsync(new ListOptions(), cancellationToken))
+        {
+            using var held = await locks.AcquireAsync(id, cancellationToken);
+            var (status, _) = await InfoAsync(id, cancellationToken);
+            if (status is InstanceStatus.Running or InstanceStatus.Frozen)
+            {
+                // Re-assert what a host reboot or a crash between steps may have lost.
+                var spec = ReadSpec(InstanceDir(id));
+                await lxcfs.EnsureAsync(cancellationToken);
+                await antiSpoof.ApplyAsync(PortName.For(id), spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+                await shaper.ApplyAsync(PortName.For(id), spec.Limits.PortSpeedMbit, cancellationToken);
+            }
+            else if (status == InstanceStatus.Stopped)
+            {
+                if (recover.StartStopped)
+                {
+                    await StartLockedAsync(id, DefaultStartTimeout, cancellationToken);
+                }
+                else
+                {
+                    // A crash between "stopped" and "unmounted" leaves mounts and rules behind.
+                    await antiSpoof.RemoveAsync(PortName.For(id), cancellationToken);
+                    await new InstanceDisk(InstanceDir(id), runner).UnmountAsync(cancellationToken);
+                }
+            }
+
+            states.Add(await GetStateAsync(new StateOptions(id), cancellationToken));
+        }
+
+        return states;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    private async Task StartLockedAsync(string id, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var dir = RequireDir(id);
+        var status = await StatusAsync(id, cancellationToken);
+        if (status == InstanceStatus.Running)
+        {
+            return;
+        }
+
+        if (status == InstanceStatus.Frozen)
+        {
+            (await Lxc("lxc-unfreeze", id, [], cancellationToken)).ThrowIfFailed();
+            return;
+        }
+
+        var spec = ReadSpec(dir);
+        var image = images.Get(spec.Image);
+        await bridge.EnsureAsync(cancellationToken);
+        await lxcfs.EnsureAsync(cancellationToken);
+
+        await using var revert = new Reverter();
+        var disk = new InstanceDisk(dir, runner);
+        await disk.MountAsync(image.RootFs, cancellationToken);
+        revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
+
+        var port = PortName.For(id);
+        await antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+        revert.Add("anti-spoof rules", () => antiSpoof.RemoveAsync(port, CancellationToken.None));
+
+        WriteConfig(dir, spec, disk);
+        var started = await Lxc("lxc-start", id, ["-d", "-o", Path.Combine(dir, "lxc.log"), "-l", "WARN"], cancellationToken);
+        revert.Add("container", async () => await Lxc("lxc-stop", id, ["-k"], CancellationToken.None));
+        if (!started.Succeeded)
+        {
+            var log = File.Exists(Path.Combine(dir, "lxc.log")) ? File.ReadLines(Path.Combine(dir, "lxc.log")).TakeLast(5) : [];
+            throw new EngineException(EngineErrorCode.HostFailure, $"lxc-start failed for '{id}': {started.StdErr.Trim()} {string.Join(" | ", log)}".Trim());
+        }
+
+        var waited = await Lxc("lxc-wait", id, ["-s", "RUNNING", "-t", ((int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)], cancellationToken);
+        if (!waited.Succeeded)
+        {
+            throw new EngineException(EngineErrorCode.Timeout, $"'{id}' did not reach RUNNING within {timeout.TotalSeconds:0} s");
+        }
+
+        await shaper.ApplyAsync(port, spec.Limits.PortSpeedMbit, cancellationToken);
+        revert.Success();
+    }
+
+    private async Task StopLockedAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var dir = RequireDir(id);
+        var status = await StatusAsync(id, cancellationToken);
+        if (status != InstanceStatus.Stopped)
+        {
+            if (status == InstanceStatus.Frozen)
+            {
+                await Lxc("lxc-unfreeze", id, [], cancellationToken);
+            }
+
+            var stopped = false;
+            if (grace > TimeSpan.Zero)
+            {
+                // Ask the guest's own init to power off (works for busybox init and sysvinit alike).
+                await runner.RunAsync("lxc-attach", ["-P", LxcPath, "-n", id, "--clear-env", "-v", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "--", "poweroff"],
+                    new ProcessRunOptions(TimeSpan.FromSeconds(5)), cancellationToken);
+                var seconds = Math.Max(1, (int)Math.Ceiling(grace.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                stopped = (await Lxc("lxc-wait", id, ["-s", "STOPPED", "-t", seconds], cancellationToken)).Succeeded;
+            }
+
+            if (!stopped)
+            {
+                (await Lxc("lxc-stop", id, ["-k"], cancellationToken)).ThrowIfFailed();
+            }
+        }
+
+        await antiSpoof.RemoveAsync(PortName.For(id), cancellationToken);
+        await new InstanceDisk(dir, runner).UnmountAsync(cancellationToken);
+    }
+
+    private async Task RequireStatusAsync(string id, InstanceStatus wanted, string verb, CancellationToken cancellationToken)
+    {
+        RequireDir(id);
+        var status = await StatusAsync(id, cancellationToken);
+        if (status != wanted)
+        {
+            throw new EngineException(EngineErrorCode.InvalidState, $"cannot {verb} '{id}': it is {status.ToString().ToLowerInvariant()}");
+        }
+    }
+
+    private async Task<InstanceStatus> StatusAsync(string id, CancellationToken cancellationToken)
+        => (await InfoAsync(id, cancellationToken)).Status;
+
+    private async Task<(InstanceStatus Status, int? Pid)> InfoAsync(string id, CancellationToken cancellationToken)
+    {
+        var r = await Lxc("lxc-info", id, ["-s", "-p", "-H"], cancellationToken);
+        if (!r.Succeeded)
+        {
+            return (InstanceStatus.Stopped, null);
+        }
+
+        // "State:          RUNNING" / "PID:            1234"
+        string? Field(string name) => r.StdOut.Split('\n')
+            .Where(l => l.StartsWith(name + ":", StringComparison.Ordinal))
+            .Select(l => l[(name.Length + 1)..].Trim())
+            .FirstOrDefault();
+        var state = Field("State") ?? "STOPPED";
+        int? pid = int.TryParse(Field("PID"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) ? p : null;
+        return (state switch
+        {
+            "RUNNING" => InstanceStatus.Running,
+            "FROZEN" => InstanceStatus.Frozen,
+            "STOPPED" => InstanceStatus.Stopped,
+            _ => InstanceStatus.Transitioning,
+        }, pid);
+    }
+
+    private Task<ProcessResult> Lxc(string tool, string id, IReadOnlyList<string> args, CancellationToken cancellationToken)
+        => runner.RunAsync(tool, ["-P", LxcPath, "-n", id, .. args], new ProcessRunOptions(TimeSpan.FromSeconds(90)), cancellationToken);
+
+    private string InstanceDir(string id)
+    {
+        SpecValidator.ValidateId(id);
+        return Path.Combine(LxcPath, id);
+    }
+
+    private string RequireDir(string id)
+    {
+        var dir = InstanceDir(id);
+        if (!File.Exists(Path.Combine(dir, "spec.json")))
+        {
+            throw new EngineException(EngineErrorCode.NotFound, $"no instance '{id}' on this node", "Id");
+        }
+
+        return dir;
+    }
+
+    private void WriteConfig(string dir, InstanceSpec spec, InstanceDisk disk)
+    {
+        var config = LxcConfig.Build(spec, disk.RootFs, dir, options.BridgeName, network.GatewayCidr,
+            network.Gateway6 is null ? null : $"{network.Gateway6}/{network.Subnet6!.Value.PrefixLength}", host.CgroupMode, host.CpuCount);
+        File.WriteAllText(Path.Combine(dir, "config"), config);
+    }
+
+    private static void WriteSpec(string dir, InstanceSpec spec)
+    {
+        // The password is never stored: only its hash lives, inside the guest.
+        var stored = spec with { Access = spec.Access with { RootPassword = null } };
+        var tmp = Path.Combine(dir, "spec.json.tmp");
+        File.WriteAllText(tmp, JsonSerializer.Serialize(stored, Json));
+        File.Move(tmp, Path.Combine(dir, "spec.json"), overwrite: true);
+    }
+
+    private static InstanceSpec ReadSpec(string dir)
+        => JsonSerializer.Deserialize<InstanceSpec>(File.ReadAllText(Path.Combine(dir, "spec.json")))
+           ?? throw new EngineException(EngineErrorCode.HostFailure, $"{dir}/spec.json is empty");
+
+    private static Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsCoreAsync(string dir)
+    {
+        var root = Path.Combine(dir, "snapshots");
+        if (!Directory.Exists(root))
+        {
+            return Task.FromResult<IReadOnlyList<SnapshotInfo>>([]);
+        }
+
+        IReadOnlyList<SnapshotInfo> list = Directory.EnumerateDirectories(root)
+            .Where(d => !d.EndsWith(".partial", StringComparison.Ordinal))
+            .Select(d =>
+            {
+                var name = Path.GetFileName(d);
+                var stamp = Path.Combine(root, name + ".created");
+                var created = File.Exists(stamp)
+                    ? DateTime.Parse(File.ReadAllText(stamp), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)
+                    : Directory.GetCreationTimeUtc(d);
+                var size = new DirectoryInfo(d).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+                    .Sum(f => f.LinkTarget is null ? f.Length : 0);
+                return new SnapshotInfo(name, created, size);
+            })
+            .OrderBy(s => s.CreatedAt)
+            .ToList();
+        return Task.FromResult(list);
+    }
+
+    /// <summary>Removes a folder tree, refusing when anything is still mounted under it.</summary>
+    private async Task DeleteTreeAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(path))
+        {
+            return;
+        }
+
+        if (MountTable.MountsUnder(path).Count > 0)
+        {
+            throw new EngineException(EngineErrorCode.HostFailure, $"refusing to delete {path}: something is still mounted under it");
+        }
+
+        // rm --one-file-system never crosses into a mount that appeared meanwhile.
+        (await runner.RunAsync("rm", ["-rf", "--one-file-system", "--", path], new ProcessRunOptions(TimeSpan.FromMinutes(10)), cancellationToken)).ThrowIfFailed();
+    }
+}

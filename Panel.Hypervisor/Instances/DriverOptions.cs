@@ -1,0 +1,69 @@
+namespace Panel.Hypervisor.Instances;
+
+// Every driver call takes an options record (libvirt's lesson: no "...Flags" twins later).
+
+/// <summary>Options of <see cref="IInstanceDriver.ProbeAsync"/>.</summary>
+/// <param name="Refresh">Ignore a cached result.</param>
+public sealed record ProbeOptions(bool Refresh = false);
+
+/// <summary>Options of <see cref="IInstanceDriver.CreateAsync"/>.</summary>
+/// <param name="Spec">The instance to create.</param>
+public sealed record CreateOptions(InstanceSpec Spec);
+
+/// <summary>Options of <see cref="IInstanceDriver.StartAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Timeout">How long to wait for it to run.</param>
+public sealed record StartOptions(string Id, TimeSpan? Timeout = null);
+
+/// <summary>Options of <see cref="IInstanceDriver.StopAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="GracePeriod">How long a clean shutdown may take before the instance is killed; zero kills at once.</param>
+public sealed record StopOptions(string Id, TimeSpan? GracePeriod = null);
+
+/// <summary>Options of <see cref="IInstanceDriver.RestartAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="GracePeriod">As for stop.</param>
+public sealed record RestartOptions(string Id, TimeSpan? GracePeriod = null);
+
+/// <summary>Options of freeze and unfreeze.</summary>
+/// <param name="Id">The instance.</param>
+public sealed record FreezeOptions(string Id);
+
+/// <summary>Options of <see cref="IInstanceDriver.DeleteAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Force">Stop it first when it runs (otherwise a running instance is refused).</param>
+public sealed record DeleteOptions(string Id, bool Force = false);
+
+/// <summary>Options of <see cref="IInstanceDriver.UpdateLimitsAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Limits">The new limits. CPU, memory, processes and speed apply at once when running; disk can only grow.</param>
+public sealed record UpdateLimitsOptions(string Id, InstanceLimits Limits);
+
+/// <summary>Options of <see cref="IInstanceDriver.GetStateAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="WithMetrics">Also read usage figures.</param>
+public sealed record StateOptions(string Id, bool WithMetrics = true);
+
+/// <summary>Options of <see cref="IInstanceDriver.ExecAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Command">Program and arguments (never a shell string; pass <c>sh -c</c> explicitly if a shell is wanted).</param>
+/// <param name="Timeout">Kill the command after this long.</param>
+/// <param name="StdIn">Text written to the command's standard input.</param>
+public sealed record ExecOptions(string Id, IReadOnlyList<string> Command, TimeSpan? Timeout = null, string? StdIn = null);
+
+/// <summary>Options of <see cref="IInstanceDriver.ResetAccessAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Access">The new root password and keys.</param>
+public sealed record ResetAccessOptions(string Id, GuestAccess Access);
+
+/// <summary>Options of the snapshot calls.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Name">The snapshot name (letters, digits, dash, underscore, dot; 1-64).</param>
+public sealed record SnapshotOptions(string Id, string Name);
+
+/// <summary>Options of <see cref="IInstanceDriver.RecoverAsync"/>.</summary>
+/// <param name="StartStopped">Also start instances that are defined but stopped (autostart after a host reboot).</param>
+public sealed record RecoverOptions(bool StartStopped = false);
+
+/// <summary>Options of <see cref="IInstanceDriver.ListAsync"/>.</summary>
+public sealed record ListOptions;

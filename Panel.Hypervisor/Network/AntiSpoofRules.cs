@@ -1,0 +1,70 @@
+using System.Text;
+using Panel.Hypervisor.Processes;
+
+namespace Panel.Hypervisor.Network;
+
+/// <summary>
+/// nftables rules that pin each guest port to its own MAC and addresses (bridge family, prerouting):
+/// a guest that sends with a neighbour's IP or MAC has every such frame dropped, towards
+/// neighbours and towards the host alike. One chain per port, reached through a verdict map.
+/// </summary>
+public sealed class AntiSpoofRules(string table, IProcessRunner runner)
+{
+    /// <summary>Creates the table, map and base chain if missing (idempotent).</summary>
+    public async Task EnsureTableAsync(CancellationToken cancellationToken = default)
+    {
+        var script = $$"""
+            add table bridge {{table}}
+            add map bridge {{table}} ports { type ifname : verdict; }
+            add chain bridge {{table}} prerouting { type filter hook prerouting priority -300; policy accept; }
+            flush chain bridge {{table}} prerouting
+            add rule bridge {{table}} prerouting iifname vmap @ports
+            """;
+        await ApplyAsync(script, cancellationToken);
+    }
+
+    /// <summary>Installs (or replaces) the rules of one guest port.</summary>
+    public async Task ApplyAsync(string port, string mac, string ipv4, string? ipv6, CancellationToken cancellationToken = default)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var chain = Chain(port);
+        // Unhook the port while its chain is rebuilt ("delete element" fails when absent: ignored).
+        await runner.RunAsync("nft", ["delete", "element", "bridge", table, "ports", $"{{ \"{port}\" }}"], null, cancellationToken);
+        var v6 = ipv6 is null ? "fe80::/10" : $"{{ fe80::/10, {ipv6} }}";
+        var script = $$"""
+            add chain bridge {{table}} {{chain}}
+            flush chain bridge {{table}} {{chain}}
+            add rule bridge {{table}} {{chain}} ether saddr != {{mac}} counter drop
+            add rule bridge {{table}} {{chain}} ether type arp arp saddr ether != {{mac}} counter drop
+            add rule bridge {{table}} {{chain}} ether type arp arp saddr ip != {{ipv4}} counter drop
+            add rule bridge {{table}} {{chain}} ether type ip ip saddr != {{ipv4}} counter drop
+            add rule bridge {{table}} {{chain}} ether type ip6 ip6 saddr != {{v6}} counter drop
+            add element bridge {{table}} ports { "{{port}}" : jump {{chain}} }
+            """;
+        await ApplyAsync(script, cancellationToken);
+    }
+
+    /// <summary>Removes a port's rules (idempotent).</summary>
+    public async Task RemoveAsync(string port, CancellationToken cancellationToken = default)
+    {
+        var chain = Chain(port);
+        await runner.RunAsync("nft", ["delete", "element", "bridge", table, "ports", $"{{ \"{port}\" }}"], null, cancellationToken);
+        await runner.RunAsync("nft", ["delete", "chain", "bridge", table, chain], null, cancellationToken);
+    }
+
+    /// <summary>Whether a port currently has rules.</summary>
+    public async Task<bool> HasRulesAsync(string port, CancellationToken cancellationToken = default)
+    {
+        var r = await runner.RunAsync("nft", ["list", "chain", "bridge", table, Chain(port)], null, cancellationToken);
+        return r.Succeeded;
+    }
+
+    /// <summary>Removes the whole table (tests, node removal).</summary>
+    public async Task DeleteTableAsync(CancellationToken cancellationToken = default)
+        => await runner.RunAsync("nft", ["delete", "table", "bridge", table], null, cancellationToken);
+
+    private static string Chain(string port) => "g_" + port;
+
+    private async Task ApplyAsync(string script, CancellationToken cancellationToken)
+        => (await runner.RunAsync("nft", ["-f", "-"], new ProcessRunOptions(StdIn: script + "\n"), cancellationToken)).ThrowIfFailed();
+}

@@ -1,0 +1,48 @@
+using Panel.Hypervisor.Processes;
+
+namespace Panel.Hypervisor.Network;
+
+/// <summary>The node's bridge: created by the engine with the guests' gateway address; no NAT to the uplink.</summary>
+public sealed class NodeBridge(string name, GuestNetwork network, IProcessRunner runner)
+{
+    /// <summary>The bridge's interface name.</summary>
+    public string Name { get; } = name;
+
+    /// <summary>Whether the bridge exists.</summary>
+    public bool Exists => Directory.Exists($"/sys/class/net/{Name}");
+
+    /// <summary>Creates the bridge if missing, gives it the gateway address(es) and brings it up.</summary>
+    public async Task EnsureAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Exists)
+        {
+            var add = await runner.RunAsync("ip", ["link", "add", Name, "type", "bridge"], null, cancellationToken);
+            if (!add.Succeeded && !Exists)
+            {
+                add.ThrowIfFailed();
+            }
+        }
+
+        var addrs = (await runner.RunAsync("ip", ["-o", "addr", "show", "dev", Name], null, cancellationToken)).ThrowIfFailed().StdOut;
+        if (!addrs.Contains($" {network.GatewayCidr} ", StringComparison.Ordinal))
+        {
+            await runner.RunAsync("ip", ["addr", "add", network.GatewayCidr, "dev", Name], null, cancellationToken);
+        }
+
+        if (network.Gateway6 is { } gw6 && network.Subnet6 is { } net6 && !addrs.Contains(gw6.ToString(), StringComparison.Ordinal))
+        {
+            await runner.RunAsync("ip", ["-6", "addr", "add", $"{gw6}/{net6.PrefixLength}", "dev", Name], null, cancellationToken);
+        }
+
+        (await runner.RunAsync("ip", ["link", "set", Name, "up"], null, cancellationToken)).ThrowIfFailed();
+    }
+
+    /// <summary>Removes the bridge (tests and node removal).</summary>
+    public async Task DeleteAsync(CancellationToken cancellationToken = default)
+    {
+        if (Exists)
+        {
+            await runner.RunAsync("ip", ["link", "del", Name], null, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using System.Globalization;
+using Panel.Hypervisor.Processes;
+
+namespace Panel.Hypervisor.Network;
+
+/// <summary>Per-port speed with tc: a token bucket towards the guest, a policer on what the guest sends.</summary>
+public sealed class PortShaper(IProcessRunner runner)
+{
+    /// <summary>Caps both directions of <paramref name="port"/> at <paramref name="mbit"/> Mbit/s, or removes the caps when null.</summary>
+    public async Task ApplyAsync(string port, int? mbit, CancellationToken cancellationToken = default)
+    {
+        await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "root"], null, cancellationToken);
+        await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "ingress"], null, cancellationToken);
+        if (mbit is not { } rate)
+        {
+            return;
+        }
+
+        var r = rate.ToString(CultureInfo.InvariantCulture) + "mbit";
+        // Burst: at least 10 ms worth of traffic, so TCP can reach the rate.
+        var burst = Math.Max(32_000, rate * 1_000_000 / 8 / 100).ToString(CultureInfo.InvariantCulture);
+        (await runner.RunAsync("tc", ["qdisc", "add", "dev", port, "root", "tbf", "rate", r, "burst", burst, "latency", "50ms"], null, cancellationToken)).ThrowIfFailed();
+        (await runner.RunAsync("tc", ["qdisc", "add", "dev", port, "handle", "ffff:", "ingress"], null, cancellationToken)).ThrowIfFailed();
+        (await runner.RunAsync("tc", ["filter", "add", "dev", port, "parent", "ffff:", "protocol", "all", "prio", "1", "matchall",
+            "action", "police", "rate", r, "burst", burst, "drop"], null, cancellationToken)).ThrowIfFailed();
+    }
+}
