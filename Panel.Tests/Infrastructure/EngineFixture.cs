@@ -109,6 +109,15 @@ public sealed class EngineFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Skips the calling test when an image other than busybox was not built on this machine.</summary>
+    public void RequireImage(string name)
+    {
+        if (!File.Exists(Path.Combine(Options.ImagesDirectory, name, "manifest.json")))
+        {
+            Assert.Skip($"no {name} image in {Options.ImagesDirectory} (./panel images {name} builds it)");
+        }
+    }
+
     /// <summary>A fresh, valid spec with a unique id, address and MAC.</summary>
     public InstanceSpec NewSpec(string image = "busybox", InstanceLimits? limits = null, GuestAccess? access = null, string? hostname = null)
     {
