@@ -23,15 +23,17 @@ public sealed class AntiSpoofRules(string table, IProcessRunner runner)
         await ApplyAsync(script, cancellationToken);
     }
 
-    /// <summary>Installs (or replaces) the rules of one guest port.</summary>
+    /// <summary>Installs (or replaces) the rules of one guest port: one atomic nft batch, table included.</summary>
     public async Task ApplyAsync(string port, string mac, string ipv4, string? ipv6, CancellationToken cancellationToken = default)
     {
-        await EnsureTableAsync(cancellationToken);
         var chain = Chain(port);
-        // Unhook the port while its chain is rebuilt ("delete element" fails when absent: ignored).
-        await runner.RunAsync("nft", ["delete", "element", "bridge", table, "ports", $"{{ \"{port}\" }}"], null, cancellationToken);
         var v6 = ipv6 is null ? "fe80::/10" : $"{{ fe80::/10, {ipv6} }}";
         var script = $$"""
+            add table bridge {{table}}
+            add map bridge {{table}} ports { type ifname : verdict; }
+            add chain bridge {{table}} prerouting { type filter hook prerouting priority -300; policy accept; }
+            flush chain bridge {{table}} prerouting
+            add rule bridge {{table}} prerouting iifname vmap @ports
             add chain bridge {{table}} {{chain}}
             flush chain bridge {{table}} {{chain}}
             add rule bridge {{table}} {{chain}} ether saddr != {{mac}} counter drop

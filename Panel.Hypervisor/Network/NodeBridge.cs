@@ -11,9 +11,17 @@ public sealed class NodeBridge(string name, GuestNetwork network, IProcessRunner
     /// <summary>Whether the bridge exists.</summary>
     public bool Exists => Directory.Exists($"/sys/class/net/{Name}");
 
+    private volatile bool ensured;
+
     /// <summary>Creates the bridge if missing, gives it the gateway address(es) and brings it up.</summary>
     public async Task EnsureAsync(CancellationToken cancellationToken = default)
     {
+        // Once set up, a cheap existence check is enough (a deleted bridge is set up again).
+        if (ensured && Exists)
+        {
+            return;
+        }
+
         if (!Exists)
         {
             var add = await runner.RunAsync("ip", ["link", "add", Name, "type", "bridge"], null, cancellationToken);
@@ -35,6 +43,7 @@ public sealed class NodeBridge(string name, GuestNetwork network, IProcessRunner
         }
 
         (await runner.RunAsync("ip", ["link", "set", Name, "up"], null, cancellationToken)).ThrowIfFailed();
+        ensured = true;
     }
 
     /// <summary>Removes the bridge (tests and node removal).</summary>

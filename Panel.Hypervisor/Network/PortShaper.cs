@@ -7,10 +7,23 @@ namespace Panel.Hypervisor.Network;
 public sealed class PortShaper(IProcessRunner runner)
 {
     /// <summary>Caps both directions of <paramref name="port"/> at <paramref name="mbit"/> Mbit/s, or removes the caps when null.</summary>
-    public async Task ApplyAsync(string port, int? mbit, CancellationToken cancellationToken = default)
+    /// <param name="port">The host-side interface.</param>
+    /// <param name="mbit">The cap, or null for none.</param>
+    /// <param name="freshPort">The port was just created (it has no qdiscs yet), so nothing needs removing.</param>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    public async Task ApplyAsync(string port, int? mbit, bool freshPort = false, CancellationToken cancellationToken = default)
     {
-        await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "root"], null, cancellationToken);
-        await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "ingress"], null, cancellationToken);
+        if (freshPort && mbit is null)
+        {
+            return;
+        }
+
+        if (!freshPort)
+        {
+            await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "root"], null, cancellationToken);
+            await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "ingress"], null, cancellationToken);
+        }
+
         if (mbit is not { } rate)
         {
             return;

@@ -125,15 +125,16 @@ public sealed class LxcDriver : IInstanceDriver
 
         var disk = new InstanceDisk(dir, runner);
         await disk.CreateAsync(spec.Limits.DiskBytes, cancellationToken);
-        await disk.MountAsync(image.RootFs, cancellationToken);
+        // Registered before mounting: a mount that fails half-way (disk yes, overlay no) is undone too.
         revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
+        await disk.MountAsync(image.RootFs, cancellationToken);
 
         var files = new GuestFiles(disk.RootFs);
         GuestAccessWriter.WriteHostname(files, spec.Hostname);
         await access.WriteAccessAsync(files, spec.Access, cancellationToken);
         WriteSpec(dir, spec);
         WriteConfig(dir, spec, disk);
-        await disk.UnmountAsync(cancellationToken);
+        // The mounts stay: a created VPS is almost always started next (stop and recover unmount).
         revert.Success();
     }
 
@@ -231,7 +232,7 @@ public sealed class LxcDriver : IInstanceDriver
                 (await Lxc("lxc-cgroup", update.Id, [key, value], cancellationToken)).ThrowIfFailed();
             }
 
-            await shaper.ApplyAsync(PortName.For(update.Id), update.Limits.PortSpeedMbit, cancellationToken);
+            await shaper.ApplyAsync(PortName.For(update.Id), update.Limits.PortSpeedMbit, false, cancellationToken);
         }
     }
 
@@ -345,8 +346,8 @@ public sealed class LxcDriver : IInstanceDriver
         await using var revert = new Reverter();
         if (status == InstanceStatus.Stopped)
         {
-            await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
             revert.Add("unmount", () => disk.UnmountAsync(CancellationToken.None));
+            await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
         }
         else if (status == InstanceStatus.Running)
         {
@@ -460,7 +461,7 @@ public sealed class LxcDriver : IInstanceDriver
                 var spec = ReadSpec(InstanceDir(id));
                 await lxcfs.EnsureAsync(cancellationToken);
                 await antiSpoof.ApplyAsync(PortName.For(id), spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
-                await shaper.ApplyAsync(PortName.For(id), spec.Limits.PortSpeedMbit, cancellationToken);
+                await shaper.ApplyAsync(PortName.For(id), spec.Limits.PortSpeedMbit, false, cancellationToken);
             }
             else if (status == InstanceStatus.Stopped)
             {
@@ -506,15 +507,16 @@ public sealed class LxcDriver : IInstanceDriver
 
         await using var revert = new Reverter();
         var disk = new InstanceDisk(dir, runner);
-        await disk.MountAsync(image.RootFs, cancellationToken);
         revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
+        await disk.MountAsync(image.RootFs, cancellationToken);
 
         var port = PortName.For(id);
-        await antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
         revert.Add("anti-spoof rules", () => antiSpoof.RemoveAsync(port, CancellationToken.None));
+        await antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
 
         WriteConfig(dir, spec, disk);
-        var started = await Lxc("lxc-start", id, ["-d", "-o", Path.Combine(dir, "lxc.log"), "-l", "WARN"], cancellationToken);
+        var started = await runner.RunAsync("lxc-start", ["-P", LxcPath, "-n", id, "-d", "-o", Path.Combine(dir, "lxc.log"), "-l", "WARN"],
+            new ProcessRunOptions(timeout), cancellationToken);
         revert.Add("container", async () => await Lxc("lxc-stop", id, ["-k"], CancellationToken.None));
         if (!started.Succeeded)
         {
@@ -522,13 +524,9 @@ public sealed class LxcDriver : IInstanceDriver
             throw new EngineException(EngineErrorCode.HostFailure, $"lxc-start failed for '{id}': {started.StdErr.Trim()} {string.Join(" | ", log)}".Trim());
         }
 
-        var waited = await Lxc("lxc-wait", id, ["-s", "RUNNING", "-t", ((int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)], cancellationToken);
-        if (!waited.Succeeded)
-        {
-            throw new EngineException(EngineErrorCode.Timeout, $"'{id}' did not reach RUNNING within {timeout.TotalSeconds:0} s");
-        }
-
-        await shaper.ApplyAsync(port, spec.Limits.PortSpeedMbit, cancellationToken);
+        // lxc-start -d returns once LXC's monitor reports the container RUNNING (it waits on the
+        // state socket), so no separate lxc-wait is needed; a timeout still bounds the call.
+        await shaper.ApplyAsync(port, spec.Limits.PortSpeedMbit, freshPort: true, cancellationToken);
         revert.Success();
     }
 

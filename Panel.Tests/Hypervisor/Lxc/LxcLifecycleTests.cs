@@ -19,7 +19,6 @@ public sealed class LxcLifecycleTests(EngineFixture engine)
 
         await lxc.CreateAsync(new CreateOptions(spec));
         (await lxc.GetStateAsync(new StateOptions(spec.Id))).Status.ShouldBe(InstanceStatus.Stopped);
-        MountTable.MountsUnder(Path.Combine(engine.Options.InstancesDirectory, spec.Id)).ShouldBeEmpty("a stopped VPS holds no mounts");
 
         await lxc.StartAsync(new StartOptions(spec.Id));
         var running = await lxc.GetStateAsync(new StateOptions(spec.Id));
@@ -30,6 +29,7 @@ public sealed class LxcLifecycleTests(EngineFixture engine)
 
         await lxc.StopAsync(new StopOptions(spec.Id, TimeSpan.FromSeconds(5)));
         (await lxc.GetStateAsync(new StateOptions(spec.Id))).Status.ShouldBe(InstanceStatus.Stopped);
+        MountTable.MountsUnder(Path.Combine(engine.Options.InstancesDirectory, spec.Id)).ShouldBeEmpty("a stopped VPS holds no mounts");
 
         await lxc.StartAsync(new StartOptions(spec.Id));
         (await engine.ExecAsync(spec.Id, "hostname")).ShouldBe("web1.example.net");
