@@ -67,3 +67,9 @@ public sealed record RecoverOptions(bool StartStopped = false);
 
 /// <summary>Options of <see cref="IInstanceDriver.ListAsync"/>.</summary>
 public sealed record ListOptions;
+
+/// <summary>Options of <see cref="IInstanceDriver.OpenConsoleAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Columns">Terminal width.</param>
+/// <param name="Rows">Terminal height.</param>
+public sealed record ConsoleOptions(string Id, int Columns = 80, int Rows = 24);

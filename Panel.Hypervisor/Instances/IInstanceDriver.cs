@@ -46,6 +46,9 @@ public interface IInstanceDriver
     /// <summary>Runs a command inside a running instance.</summary>
     Task<ExecResult> ExecAsync(ExecOptions options, CancellationToken cancellationToken = default);
 
+    /// <summary>Attaches to the guest's console (a login prompt), as a stream for a web terminal.</summary>
+    Task<Consoles.IConsoleSession> OpenConsoleAsync(ConsoleOptions options, CancellationToken cancellationToken = default);
+
     /// <summary>Writes a new root password and SSH keys into the guest.</summary>
     Task ResetAccessAsync(ResetAccessOptions options, CancellationToken cancellationToken = default);
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Panel.Hypervisor.Cgroups;
 using Panel.Hypervisor.Concurrency;
+using Panel.Hypervisor.Consoles;
 using Panel.Hypervisor.Guest;
 using Panel.Hypervisor.Host;
 using Panel.Hypervisor.Images;
@@ -292,6 +293,22 @@ public sealed class LxcDriver : IInstanceDriver
         ];
         var r = await runner.RunAsync("lxc-attach", args, new ProcessRunOptions(exec.Timeout ?? TimeSpan.FromSeconds(60), exec.StdIn), cancellationToken);
         return new ExecResult(r.ExitCode, r.StdOut, r.StdErr);
+    }
+
+    /// <inheritdoc />
+    public async Task<IConsoleSession> OpenConsoleAsync(ConsoleOptions console, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        RequireDir(console.Id);
+        var status = await StatusAsync(console.Id, cancellationToken);
+        if (status != InstanceStatus.Running)
+        {
+            throw new EngineException(EngineErrorCode.InvalidState, $"'{console.Id}' is {status.ToString().ToLowerInvariant()}; its console needs it running");
+        }
+
+        // lxc-console attaches to the container's console (tty 0, where its getty runs) and needs a
+        // terminal: it gets a pty of its own. Ctrl-a q would detach; the web terminal never sends it.
+        return PtyProcess.Start("lxc-console", ["-P", LxcPath, "-n", console.Id, "-t", "0", "-e", "^a"], console.Columns, console.Rows);
     }
 
     /// <inheritdoc />

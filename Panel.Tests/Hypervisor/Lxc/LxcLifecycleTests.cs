@@ -191,6 +191,27 @@ public sealed class LxcLifecycleTests(EngineFixture engine)
     }
 
     [Fact]
+    public async Task Console_ShowsALoginPrompt_AndAfterSigningInRunsCommands()
+    {
+        engine.RequireEngine();
+        var spec = await engine.RunningAsync(engine.NewSpec(hostname: "console-box", access: new GuestAccess("C0nsole-pass", [])));
+        await using var console = new ConsoleReader(await engine.Lxc.OpenConsoleAsync(new ConsoleOptions(spec.Id, 100, 30)));
+
+        await console.TypeAsync("\r");
+        var at = await console.WaitForAsync("login:");
+        await console.TypeAsync("root\r");
+        at = await console.WaitForAsync("Password:", at);
+        await console.TypeAsync("C0nsole-pass\r");
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        // Only a shell that really runs the line turns this into "H=console-box" (the echo of the typed line does not).
+        await console.TypeAsync("echo H=$(hostname)\r");
+
+        await console.WaitForAsync("H=console-box", at);
+        console.Text.ShouldNotContain("Login incorrect");
+        await engine.Lxc.DeleteAsync(new DeleteOptions(spec.Id, Force: true));
+    }
+
+    [Fact]
     public async Task EngineRestart_FindsRunningGuestsAgain_WithTheirMetrics()
     {
         engine.RequireEngine();
