@@ -232,6 +232,41 @@ public sealed class LxcLifecycleTests(EngineFixture engine)
         await fresh.DeleteAsync(new DeleteOptions(spec.Id, Force: true));
     }
 
+    [Fact]
+    public async Task EngineProcess_KilledWithSigkill_AndStartedAgain_FindsItsGuestsRunning()
+    {
+        engine.RequireEngine();
+        var spec = engine.NewSpec(hostname: "survivor");
+
+        using (var agent = EngineAgent.Start(engine.Options, "run", System.Text.Json.JsonSerializer.Serialize(spec)))
+        {
+            var line = await agent.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+            if (line != "ready")
+            {
+                agent.Kill();
+                Assert.Fail($"the engine agent did not start the guest: {line} {await agent.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken)}");
+            }
+
+            agent.Kill(entireProcessTree: false); // SIGKILL: no cleanup of any kind
+            await agent.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        using var again = EngineAgent.Start(engine.Options, "recover");
+        var stderr = again.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var json = await again.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await again.WaitForExitAsync(TestContext.Current.CancellationToken);
+        again.ExitCode.ShouldBe(0, await stderr);
+
+        var states = System.Text.Json.JsonSerializer.Deserialize<List<InstanceState>>(json)!;
+        var state = states.Single(s => s.Id == spec.Id);
+        state.Status.ShouldBe(InstanceStatus.Running);
+        state.Metrics.ShouldNotBeNull().MemoryBytes.ShouldBeGreaterThan(0);
+        state.Metrics.MemoryLimitBytes.ShouldBe(spec.Limits.MemoryBytes);
+        (await engine.ExecAsync(spec.Id, "hostname")).ShouldBe("survivor");
+        (await new AntiSpoofRules(engine.Options.NftTable, Panel.Hypervisor.Processes.ProcessRunner.Instance).HasRulesAsync(PortName.For(spec.Id))).ShouldBeTrue();
+        await engine.Lxc.DeleteAsync(new DeleteOptions(spec.Id, Force: true));
+    }
+
     private async Task ShouldLeaveNothingAsync(InstanceSpec spec)
     {
         var dir = Path.Combine(engine.Options.InstancesDirectory, spec.Id);
