@@ -593,6 +593,12 @@ public sealed class LxcDriver : IInstanceDriver
 
     private async Task<(InstanceStatus Status, int? Pid)> InfoAsync(string id, CancellationToken cancellationToken)
     {
+        // A container without its payload cgroup is not running: observed from the kernel, no process needed.
+        if (!PayloadCgroupExists(id))
+        {
+            return (InstanceStatus.Stopped, null);
+        }
+
         var r = await Lxc("lxc-info", id, ["-s", "-p", "-H"], cancellationToken);
         if (!r.Succeeded)
         {
@@ -613,6 +619,14 @@ public sealed class LxcDriver : IInstanceDriver
             "STOPPED" => InstanceStatus.Stopped,
             _ => InstanceStatus.Transitioning,
         }, pid);
+    }
+
+    private bool PayloadCgroupExists(string id)
+    {
+        var name = "lxc.payload." + id;
+        return host.CgroupMode == CgroupMode.V2
+            ? Directory.Exists(Path.Combine("/sys/fs/cgroup", name))
+            : Directory.Exists(Path.Combine("/sys/fs/cgroup/pids", name)) || Directory.Exists(Path.Combine("/sys/fs/cgroup/memory", name));
     }
 
     private Task<ProcessResult> Lxc(string tool, string id, IReadOnlyList<string> args, CancellationToken cancellationToken)
