@@ -5,6 +5,11 @@ using Panel.Core.Domain.Accounts;
 using Panel.Core.Jobs;
 using Panel.Core.Persistence;
 using Panel.Core.Services;
+using Panel.Hypervisor;
+using Panel.Hypervisor.Concurrency;
+using Panel.Hypervisor.Drivers.Lxc;
+using Panel.Hypervisor.Instances;
+using Panel.Hypervisor.Processes;
 
 namespace Panel.Core;
 
@@ -37,6 +42,12 @@ public static class PanelCoreServiceCollectionExtensions
         // The web host adds the sign-in manager and token providers (they live in ASP.NET Core).
 
         services.AddPanelJobs(connectionString, options.Jobs);
+
+        // The engine of this node: one driver per approach (UML and QEMU join with the engine's second part).
+        services.AddSingleton(options.Engine);
+        services.AddSingleton<InstanceLocks>();
+        services.AddSingleton<IInstanceDriver>(sp => new LxcDriver(options.Engine, ProcessRunner.Instance, sp.GetRequiredService<InstanceLocks>()));
+        services.AddSingleton(sp => new DriverRegistry(sp.GetServices<IInstanceDriver>()));
 
         services.AddScoped<AuditLog>();
         services.AddScoped<SettingsService>();

@@ -11,6 +11,9 @@ public sealed class PanelOptions
 
     /// <summary>Background-job behaviour.</summary>
     public JobsOptions Jobs { get; set; } = new();
+
+    /// <summary>This node's virtualization engine (state folder, bridge, guest network).</summary>
+    public Panel.Hypervisor.EngineOptions Engine { get; set; } = new();
 }
 
 /// <summary>The <c>Panel:Database</c> section.</summary>

@@ -3,7 +3,9 @@ using Microsoft.EntityFrameworkCore;
 using Panel.Core.Domain.Accounts;
 using Panel.Core.Domain.Audit;
 using Panel.Core.Persistence;
+using Panel.Hypervisor;
 using Panel.Hypervisor.Host;
+using Panel.Hypervisor.Instances;
 
 namespace Panel.Core.Services;
 
@@ -15,6 +17,7 @@ public sealed record AdminOverview(
     int SignUpsLast7Days,
     JobFigures Jobs,
     HostFacts Host,
+    IReadOnlyList<DriverInfo> Drivers,
     IReadOnlyList<AuditEvent> RecentEvents);
 
 /// <summary>Hangfire's counters, read from its storage.</summary>
@@ -28,7 +31,7 @@ public sealed record CustomerOverview(
     IReadOnlyList<AuditEvent> RecentActivity);
 
 /// <summary>Read-only queries behind the two home pages.</summary>
-public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory, JobStorage jobs, AuditLog audit, TimeProvider clock)
+public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory, JobStorage jobs, AuditLog audit, DriverRegistry drivers, TimeProvider clock)
 {
     /// <summary>The admin overview; refuses non-admins.</summary>
     public async Task<AdminOverview> GetAdminOverviewAsync(Actor actor, CancellationToken cancellationToken = default)
@@ -54,7 +57,8 @@ public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory
         var stats = jobs.GetMonitoringApi().GetStatistics();
         var figures = new JobFigures(stats.Enqueued, stats.Processing, stats.Scheduled, stats.Succeeded, stats.Failed, (int)stats.Servers);
         var recent = await audit.RecentAsync(actor, 10, cancellationToken);
-        return new AdminOverview(customers, admins, locked, signUps, figures, HostProbe.Read(), recent);
+        var probes = await drivers.ProbeAllAsync(cancellationToken: cancellationToken);
+        return new AdminOverview(customers, admins, locked, signUps, figures, HostProbe.Read(), probes, recent);
     }
 
     /// <summary>The signed-in customer's own overview.</summary>

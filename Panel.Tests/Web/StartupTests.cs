@@ -135,6 +135,10 @@ public sealed class StartupTests(PanelFixture fixture) : PanelTest(fixture)
         page.TextOf("[data-testid=stat-customers] h4, [data-testid=stat-customers] .mud-typography-h4").ShouldBe("2");
         page.TextOf("[data-testid=stat-admins] .mud-typography-h4").ShouldBe("1");
         page.Document.QuerySelector("[data-testid=host-facts]")!.TextContent.ShouldContain(Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // CI runs as root with LXC installed: the container driver must report ready, with its version.
+        var lxc = page.Document.QuerySelector("[data-testid=driver-lxc]").ShouldNotBeNull(page.Text).TextContent;
+        lxc.ShouldContain("ready", customMessage: lxc);
+        lxc.ShouldContain("cgroup:");
         await using var db = Fixture.Database.CreateContext();
         (await db.Users.CountAsync()).ShouldBe(3);
     }

@@ -36,6 +36,13 @@ public sealed partial class Dashboard
         }
     }
 
+    internal static string KindText(Panel.Hypervisor.Instances.VirtualizationKind kind) => kind switch
+    {
+        Panel.Hypervisor.Instances.VirtualizationKind.Container => "containers, shared kernel",
+        Panel.Hypervisor.Instances.VirtualizationKind.ParaVirtual => "para-virtual, own kernel",
+        _ => "full virtual machines",
+    };
+
     internal static string FormatBytes(long bytes) => bytes switch
     {
         >= 1L << 30 => string.Create(Inv, $"{bytes / (double)(1L << 30):0.0} GiB"),
