@@ -46,12 +46,19 @@ public sealed class AntiSpoofRules(string table, IProcessRunner runner)
         await ApplyAsync(script, cancellationToken);
     }
 
-    /// <summary>Removes a port's rules (idempotent).</summary>
+    /// <summary>Removes a port's rules (idempotent): one batch that first makes sure both exist, so it never fails half-way.</summary>
     public async Task RemoveAsync(string port, CancellationToken cancellationToken = default)
     {
         var chain = Chain(port);
-        await runner.RunAsync("nft", ["delete", "element", "bridge", table, "ports", $"{{ \"{port}\" }}"], null, cancellationToken);
-        await runner.RunAsync("nft", ["delete", "chain", "bridge", table, chain], null, cancellationToken);
+        var script = $$"""
+            add table bridge {{table}}
+            add map bridge {{table}} ports { type ifname : verdict; }
+            add chain bridge {{table}} {{chain}}
+            add element bridge {{table}} ports { "{{port}}" : jump {{chain}} }
+            delete element bridge {{table}} ports { "{{port}}" }
+            delete chain bridge {{table}} {{chain}}
+            """;
+        await ApplyAsync(script, cancellationToken);
     }
 
     /// <summary>Whether a port currently has rules.</summary>

@@ -105,8 +105,17 @@ public sealed class ProcessRunner : IProcessRunner
             errText = stderr.ToString();
         }
 
-        return new ProcessResult(fileName, [.. arguments], exitCode, outText, errText, sw.Elapsed);
+        var result = new ProcessResult(fileName, [.. arguments], exitCode, outText, errText, sw.Elapsed);
+        if (Trace)
+        {
+            // PANEL_TRACE_PROCESSES=1: every host command with its duration, for diagnosing slow operations.
+            Console.Error.WriteLine(FormattableString.Invariant($"[process] {sw.Elapsed.TotalMilliseconds,7:0.0} ms  exit {exitCode,3}  {result.CommandLine}"));
+        }
+
+        return result;
     }
+
+    private static bool Trace { get; } = Environment.GetEnvironmentVariable("PANEL_TRACE_PROCESSES") == "1";
 
     private static void Collect(StringBuilder sink, string? line, TaskCompletionSource done)
     {

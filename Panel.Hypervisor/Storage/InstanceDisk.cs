@@ -26,6 +26,17 @@ public sealed class InstanceDisk(string directory, IProcessRunner runner)
 
     private string Work => Path.Combine(DiskMount, "work");
 
+    /// <summary>Whether both the disk and the overlay are mounted.</summary>
+    public bool IsMounted
+    {
+        get
+        {
+            var points = MountTable.MountPoints();
+            return points.Contains(Path.GetFullPath(DiskMount).TrimEnd('/'), StringComparer.Ordinal)
+                && points.Contains(Path.GetFullPath(RootFs).TrimEnd('/'), StringComparer.Ordinal);
+        }
+    }
+
     /// <summary>Makes the sparse file and its filesystem (no reserved blocks: the guest gets the whole size).</summary>
     public async Task CreateAsync(long sizeBytes, CancellationToken cancellationToken)
     {

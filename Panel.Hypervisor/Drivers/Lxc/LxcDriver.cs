@@ -37,6 +37,7 @@ public sealed class LxcDriver : IInstanceDriver
     private readonly Lxcfs lxcfs;
     private readonly GuestAccessWriter access;
     private readonly HostFacts host;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> rulesApplied = new(StringComparer.Ordinal);
 
     /// <summary>Creates the driver for one node's engine options.</summary>
     public LxcDriver(EngineOptions options, IProcessRunner? runner = null, InstanceLocks? locks = null)
@@ -207,6 +208,7 @@ public sealed class LxcDriver : IInstanceDriver
         }
 
         await antiSpoof.RemoveAsync(PortName.For(delete.Id), cancellationToken);
+        rulesApplied.TryRemove(delete.Id, out _);
         await new InstanceDisk(dir, runner).UnmountAsync(cancellationToken);
         await DeleteTreeAsync(dir, cancellationToken);
     }
@@ -328,15 +330,7 @@ public sealed class LxcDriver : IInstanceDriver
 
         var disk = new InstanceDisk(dir, runner);
         await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
-        try
-        {
-            await access.WriteAccessAsync(new GuestFiles(disk.RootFs), reset.Access, cancellationToken);
-        }
-        finally
-        {
-            await disk.UnmountAsync(CancellationToken.None);
-        }
-
+        await access.WriteAccessAsync(new GuestFiles(disk.RootFs), reset.Access, cancellationToken);
         WriteSpec(dir, spec with { Access = reset.Access });
         if (running)
         {
@@ -363,7 +357,6 @@ public sealed class LxcDriver : IInstanceDriver
         await using var revert = new Reverter();
         if (status == InstanceStatus.Stopped)
         {
-            revert.Add("unmount", () => disk.UnmountAsync(CancellationToken.None));
             await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
         }
         else if (status == InstanceStatus.Running)
@@ -380,7 +373,7 @@ public sealed class LxcDriver : IInstanceDriver
         Directory.Move(tmp, target);
         File.WriteAllText(Path.Combine(dir, "snapshots", snapshot.Name + ".created"), DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
 
-        // Undo only the freeze or mount: the snapshot itself is kept.
+        // Undo only the freeze: the snapshot itself is kept.
         await revert.DisposeAsync();
         return (await ListSnapshotsCoreAsync(dir)).Single(s => s.Name == snapshot.Name);
     }
@@ -426,7 +419,7 @@ public sealed class LxcDriver : IInstanceDriver
         }
         finally
         {
-            await disk.UnmountAsync(CancellationToken.None);
+            await disk.MountAsync(images.Get(spec.Image).RootFs, CancellationToken.None);
         }
 
         if (wasRunning)
@@ -478,6 +471,7 @@ public sealed class LxcDriver : IInstanceDriver
                 var spec = ReadSpec(InstanceDir(id));
                 await lxcfs.EnsureAsync(cancellationToken);
                 await antiSpoof.ApplyAsync(PortName.For(id), spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+                rulesApplied[id] = true;
                 await shaper.ApplyAsync(PortName.For(id), spec.Limits.PortSpeedMbit, false, cancellationToken);
             }
             else if (status == InstanceStatus.Stopped)
@@ -485,12 +479,6 @@ public sealed class LxcDriver : IInstanceDriver
                 if (recover.StartStopped)
                 {
                     await StartLockedAsync(id, DefaultStartTimeout, cancellationToken);
-                }
-                else
-                {
-                    // A crash between "stopped" and "unmounted" leaves mounts and rules behind.
-                    await antiSpoof.RemoveAsync(PortName.For(id), cancellationToken);
-                    await new InstanceDisk(InstanceDir(id), runner).UnmountAsync(cancellationToken);
                 }
             }
 
@@ -524,12 +512,25 @@ public sealed class LxcDriver : IInstanceDriver
 
         await using var revert = new Reverter();
         var disk = new InstanceDisk(dir, runner);
-        revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
-        await disk.MountAsync(image.RootFs, cancellationToken);
+        if (!disk.IsMounted)
+        {
+            revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
+            await disk.MountAsync(image.RootFs, cancellationToken);
+        }
 
+        // Anti-spoofing rules live from the first start to the delete. This engine process applies
+        // them once (a host reboot or a new engine process starts with an empty record).
         var port = PortName.For(id);
-        revert.Add("anti-spoof rules", () => antiSpoof.RemoveAsync(port, CancellationToken.None));
-        await antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+        if (!rulesApplied.ContainsKey(id))
+        {
+            revert.Add("anti-spoof rules", () =>
+            {
+                rulesApplied.TryRemove(id, out _);
+                return antiSpoof.RemoveAsync(port, CancellationToken.None);
+            });
+            await antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+            rulesApplied[id] = true;
+        }
 
         WriteConfig(dir, spec, disk);
         var started = await runner.RunAsync("lxc-start", ["-P", LxcPath, "-n", id, "-d", "-o", Path.Combine(dir, "lxc.log"), "-l", "WARN"],
@@ -574,8 +575,14 @@ public sealed class LxcDriver : IInstanceDriver
             }
         }
 
-        await antiSpoof.RemoveAsync(PortName.For(id), cancellationToken);
-        await new InstanceDisk(dir, runner).UnmountAsync(cancellationToken);
+        // The disk stays mounted and the port's rules stay until delete: a stopped VPS starts again at
+        // once. A disk growth the kernel could not do online is done now, while nothing uses the disk.
+        var disk = new InstanceDisk(dir, runner);
+        if (disk.ResizePending)
+        {
+            await disk.UnmountAsync(cancellationToken);
+            await disk.MountAsync(images.Get(ReadSpec(dir).Image).RootFs, cancellationToken);
+        }
     }
 
     private async Task RequireStatusAsync(string id, InstanceStatus wanted, string verb, CancellationToken cancellationToken)

@@ -76,7 +76,7 @@ public sealed class LxcBadInputTests(EngineFixture engine)
     }
 
     [Fact]
-    public async Task Start_FailingHalfWay_LeavesTheInstanceStoppedWithNoMountsOrRules()
+    public async Task Start_FailingHalfWay_LeavesTheInstanceStoppedWithNoRulesItAdded()
     {
         engine.RequireEngine();
         var spec = engine.NewSpec();
@@ -86,7 +86,7 @@ public sealed class LxcBadInputTests(EngineFixture engine)
         await Should.ThrowAsync<EngineException>(() => driver.StartAsync(new StartOptions(spec.Id)));
 
         (await engine.Lxc.GetStateAsync(new StateOptions(spec.Id))).Status.ShouldBe(InstanceStatus.Stopped);
-        MountTable.MountsUnder(Path.Combine(engine.Options.InstancesDirectory, spec.Id)).ShouldBeEmpty();
+        Directory.Exists($"/sys/class/net/{PortName.For(spec.Id)}").ShouldBeFalse();
         (await new AntiSpoofRules(engine.Options.NftTable, ProcessRunner.Instance).HasRulesAsync(PortName.For(spec.Id))).ShouldBeFalse();
         await engine.Lxc.StartAsync(new StartOptions(spec.Id));
         (await engine.ExecAsync(spec.Id, "echo", "ok")).ShouldBe("ok");

@@ -29,7 +29,7 @@ public sealed class LxcLifecycleTests(EngineFixture engine)
 
         await lxc.StopAsync(new StopOptions(spec.Id, TimeSpan.FromSeconds(5)));
         (await lxc.GetStateAsync(new StateOptions(spec.Id))).Status.ShouldBe(InstanceStatus.Stopped);
-        MountTable.MountsUnder(Path.Combine(engine.Options.InstancesDirectory, spec.Id)).ShouldBeEmpty("a stopped VPS holds no mounts");
+        Directory.Exists($"/sys/class/net/{PortName.For(spec.Id)}").ShouldBeFalse("a stopped VPS has no port");
 
         await lxc.StartAsync(new StartOptions(spec.Id));
         (await engine.ExecAsync(spec.Id, "hostname")).ShouldBe("web1.example.net");
