@@ -10,30 +10,25 @@ namespace Panel.Hypervisor.Network;
 /// </summary>
 public sealed class AntiSpoofRules(string table, IProcessRunner runner)
 {
+    /// <summary>The table, the port map and the base chain that sends each port to its own chain (idempotent).</summary>
+    private string TableScript => $$"""
+        add table bridge {{table}}
+        add map bridge {{table}} ports { type ifname : verdict; }
+        add chain bridge {{table}} prerouting { type filter hook prerouting priority -300; policy accept; }
+        flush chain bridge {{table}} prerouting
+        add rule bridge {{table}} prerouting iifname vmap @ports
+        """;
+
     /// <summary>Creates the table, map and base chain if missing (idempotent).</summary>
-    public async Task EnsureTableAsync(CancellationToken cancellationToken = default)
-    {
-        var script = $$"""
-            add table bridge {{table}}
-            add map bridge {{table}} ports { type ifname : verdict; }
-            add chain bridge {{table}} prerouting { type filter hook prerouting priority -300; policy accept; }
-            flush chain bridge {{table}} prerouting
-            add rule bridge {{table}} prerouting iifname vmap @ports
-            """;
-        await ApplyAsync(script, cancellationToken);
-    }
+    public Task EnsureTableAsync(CancellationToken cancellationToken = default) => ApplyAsync(TableScript, cancellationToken);
 
     /// <summary>Installs (or replaces) the rules of one guest port: one atomic nft batch, table included.</summary>
     public async Task ApplyAsync(string port, string mac, string ipv4, string? ipv6, CancellationToken cancellationToken = default)
     {
         var chain = Chain(port);
         var v6 = ipv6 is null ? "fe80::/10" : $"{{ fe80::/10, {ipv6} }}";
-        var script = $$"""
-            add table bridge {{table}}
-            add map bridge {{table}} ports { type ifname : verdict; }
-            add chain bridge {{table}} prerouting { type filter hook prerouting priority -300; policy accept; }
-            flush chain bridge {{table}} prerouting
-            add rule bridge {{table}} prerouting iifname vmap @ports
+        var script = TableScript + $$"""
+
             add chain bridge {{table}} {{chain}}
             flush chain bridge {{table}} {{chain}}
             add rule bridge {{table}} {{chain}} ether saddr != {{mac}} counter drop

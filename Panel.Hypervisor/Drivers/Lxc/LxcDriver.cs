@@ -320,22 +320,12 @@ public sealed class LxcDriver : IInstanceDriver
         SpecValidator.ValidateAccess(reset.Access);
         using var held = await locks.AcquireAsync(reset.Id, cancellationToken);
         var dir = RequireDir(reset.Id);
-        var spec = ReadSpec(dir);
-        var running = await StatusAsync(reset.Id, cancellationToken) != InstanceStatus.Stopped;
-        if (running)
+        // Written offline: the guest cannot race the symlink checks while it is stopped.
+        await WithGuestStoppedAsync(reset.Id, dir, async disk =>
         {
-            // Live: stop, write offline (the guest cannot race the symlink checks), start again.
-            await StopLockedAsync(reset.Id, DefaultGrace, cancellationToken);
-        }
-
-        var disk = new InstanceDisk(dir, runner);
-        await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
-        await access.WriteAccessAsync(new GuestFiles(disk.RootFs), reset.Access, cancellationToken);
-        WriteSpec(dir, spec with { Access = reset.Access });
-        if (running)
-        {
-            await StartLockedAsync(reset.Id, DefaultStartTimeout, cancellationToken);
-        }
+            await access.WriteAccessAsync(new GuestFiles(disk.RootFs), reset.Access, cancellationToken);
+            WriteSpec(dir, ReadSpec(dir) with { Access = reset.Access });
+        }, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -396,36 +386,26 @@ public sealed class LxcDriver : IInstanceDriver
         }
 
         var spec = ReadSpec(dir);
-        var wasRunning = await StatusAsync(snapshot.Id, cancellationToken) != InstanceStatus.Stopped;
-        if (wasRunning)
+        await WithGuestStoppedAsync(snapshot.Id, dir, async disk =>
         {
-            await StopLockedAsync(snapshot.Id, DefaultGrace, cancellationToken);
-        }
-
-        var disk = new InstanceDisk(dir, runner);
-        await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
-        try
-        {
-            // Unmount the overlay (keep the disk) so the upper layer can be swapped underneath it.
-            await runner.RunAsync("umount", [disk.RootFs], null, cancellationToken);
-            var staged = disk.Upper + ".restore";
-            await DeleteTreeAsync(staged, cancellationToken);
-            (await runner.RunAsync("cp", ["-a", "--reflink=auto", source, staged], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
-            var old = disk.Upper + ".old";
-            Directory.Move(disk.Upper, old);
-            Directory.Move(staged, disk.Upper);
-            await DeleteTreeAsync(old, cancellationToken);
-            await DeleteTreeAsync(Path.Combine(disk.DiskMount, "work"), cancellationToken);
-        }
-        finally
-        {
-            await disk.MountAsync(images.Get(spec.Image).RootFs, CancellationToken.None);
-        }
-
-        if (wasRunning)
-        {
-            await StartLockedAsync(snapshot.Id, DefaultStartTimeout, cancellationToken);
-        }
+            try
+            {
+                // Unmount the overlay (keep the disk) so the upper layer can be swapped underneath it.
+                await runner.RunAsync("umount", [disk.RootFs], null, cancellationToken);
+                var staged = disk.Upper + ".restore";
+                await DeleteTreeAsync(staged, cancellationToken);
+                (await runner.RunAsync("cp", ["-a", "--reflink=auto", source, staged], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
+                var old = disk.Upper + ".old";
+                Directory.Move(disk.Upper, old);
+                Directory.Move(staged, disk.Upper);
+                await DeleteTreeAsync(old, cancellationToken);
+                await DeleteTreeAsync(Path.Combine(disk.DiskMount, "work"), cancellationToken);
+            }
+            finally
+            {
+                await disk.MountAsync(images.Get(spec.Image).RootFs, CancellationToken.None);
+            }
+        }, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -582,6 +562,24 @@ public sealed class LxcDriver : IInstanceDriver
         {
             await disk.UnmountAsync(cancellationToken);
             await disk.MountAsync(images.Get(ReadSpec(dir).Image).RootFs, cancellationToken);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the mounted disk of a stopped guest: stops it first if it runs, and starts it again after.</summary>
+    private async Task WithGuestStoppedAsync(string id, string dir, Func<InstanceDisk, Task> work, CancellationToken cancellationToken)
+    {
+        var wasRunning = await StatusAsync(id, cancellationToken) != InstanceStatus.Stopped;
+        if (wasRunning)
+        {
+            await StopLockedAsync(id, DefaultGrace, cancellationToken);
+        }
+
+        var disk = new InstanceDisk(dir, runner);
+        await disk.MountAsync(images.Get(ReadSpec(dir).Image).RootFs, cancellationToken);
+        await work(disk);
+        if (wasRunning)
+        {
+            await StartLockedAsync(id, DefaultStartTimeout, cancellationToken);
         }
     }
 
