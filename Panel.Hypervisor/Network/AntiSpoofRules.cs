@@ -6,7 +6,8 @@ namespace Panel.Hypervisor.Network;
 /// <summary>
 /// nftables rules that pin each guest port to its own MAC and addresses (bridge family, prerouting):
 /// a guest that sends with a neighbour's IP or MAC has every such frame dropped, towards
-/// neighbours and towards the host alike. One chain per port, reached through a verdict map.
+/// neighbours and towards the host alike. One chain per port, reached through a verdict map; a
+/// guest port that has no chain (yet) has everything it sends dropped: deny by default.
 /// </summary>
 public sealed class AntiSpoofRules(string table, IProcessRunner runner)
 {
@@ -17,6 +18,7 @@ public sealed class AntiSpoofRules(string table, IProcessRunner runner)
         add chain bridge {{table}} prerouting { type filter hook prerouting priority -300; policy accept; }
         flush chain bridge {{table}} prerouting
         add rule bridge {{table}} prerouting iifname vmap @ports
+        add rule bridge {{table}} prerouting iifname "{{PortName.Prefix}}*" counter drop
         """;
 
     /// <summary>Creates the table, map and base chain if missing (idempotent).</summary>
@@ -36,6 +38,7 @@ public sealed class AntiSpoofRules(string table, IProcessRunner runner)
             add rule bridge {{table}} {{chain}} ether type arp arp saddr ip != {{ipv4}} counter drop
             add rule bridge {{table}} {{chain}} ether type ip ip saddr != {{ipv4}} counter drop
             add rule bridge {{table}} {{chain}} ether type ip6 ip6 saddr != {{v6}} counter drop
+            add rule bridge {{table}} {{chain}} accept
             add element bridge {{table}} ports { "{{port}}" : jump {{chain}} }
             """;
         await ApplyAsync(script, cancellationToken);

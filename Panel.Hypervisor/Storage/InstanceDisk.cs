@@ -37,16 +37,15 @@ public sealed class InstanceDisk(string directory, IProcessRunner runner)
         }
     }
 
-    /// <summary>Makes the sparse file and its filesystem (no reserved blocks: the guest gets the whole size).</summary>
-    public async Task CreateAsync(long sizeBytes, CancellationToken cancellationToken)
+    /// <summary>Makes the sparse file and its filesystem (no reserved blocks: the guest gets the whole size), from the pool when one is ready.</summary>
+    public async Task CreateAsync(long sizeBytes, DiskPool? pool, CancellationToken cancellationToken)
     {
-        await using (var f = new FileStream(ImageFile, FileMode.CreateNew, FileAccess.Write))
+        if (pool is not null && pool.TryTake(sizeBytes, ImageFile))
         {
-            f.SetLength(sizeBytes);
+            return;
         }
 
-        var mkfs = await runner.RunAsync("mkfs.ext4", ["-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1", "-L", "vpsdisk", ImageFile], null, cancellationToken);
-        mkfs.ThrowIfFailed();
+        await DiskPool.FormatAsync(runner, ImageFile, sizeBytes, cancellationToken);
     }
 
     /// <summary>Mounts the disk and the overlay (each only if not mounted yet).</summary>
@@ -61,16 +60,15 @@ public sealed class InstanceDisk(string directory, IProcessRunner runner)
                 await ResizeOfflineAsync(cancellationToken);
             }
 
-            // -o loop: the loop device is released automatically on unmount (autoclear).
-            (await runner.RunAsync("mount", ["-t", "ext4", "-o", "loop,noatime", ImageFile, DiskMount], null, cancellationToken)).ThrowIfFailed();
+            // The loop device is released automatically on unmount (autoclear).
+            KernelMounts.MountLoopExt4(ImageFile, DiskMount);
         }
 
         Directory.CreateDirectory(Upper);
         Directory.CreateDirectory(Work);
         if (!MountTable.IsMounted(RootFs))
         {
-            var options = $"lowerdir={imageRootFs},upperdir={Upper},workdir={Work}";
-            (await runner.RunAsync("mount", ["-t", "overlay", "overlay", "-o", options, RootFs], null, cancellationToken)).ThrowIfFailed();
+            KernelMounts.MountOverlay(imageRootFs, Upper, Work, RootFs);
         }
     }
 
@@ -142,7 +140,13 @@ public sealed class InstanceDisk(string directory, IProcessRunner runner)
 
     private async Task ResizeOfflineAsync(CancellationToken cancellationToken)
     {
-        await runner.RunAsync("e2fsck", ["-f", "-y", "-q", ImageFile], new ProcessRunOptions(TimeSpan.FromMinutes(10)), cancellationToken);
+        // e2fsck exits 0 (clean) or 1 (errors corrected); 4 and above mean it could not make the disk safe to resize.
+        var fsck = await runner.RunAsync("e2fsck", ["-f", "-y", ImageFile], new ProcessRunOptions(TimeSpan.FromMinutes(10)), cancellationToken);
+        if (fsck.ExitCode is not (0 or 1))
+        {
+            fsck.ThrowIfFailed();
+        }
+
         (await runner.RunAsync("resize2fs", [ImageFile], new ProcessRunOptions(TimeSpan.FromMinutes(10)), cancellationToken)).ThrowIfFailed();
         File.Delete(PendingResizeMarker);
     }

@@ -36,8 +36,10 @@ public sealed class LxcDriver : IInstanceDriver
     private readonly PortShaper shaper;
     private readonly Lxcfs lxcfs;
     private readonly GuestAccessWriter access;
+    private readonly DiskPool diskPool;
     private readonly HostFacts host;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> rulesApplied = new(StringComparer.Ordinal);
+    private volatile bool tableEnsured;
 
     /// <summary>Creates the driver for one node's engine options.</summary>
     public LxcDriver(EngineOptions options, IProcessRunner? runner = null, InstanceLocks? locks = null)
@@ -53,6 +55,7 @@ public sealed class LxcDriver : IInstanceDriver
         shaper = new PortShaper(this.runner);
         lxcfs = new Lxcfs(options.LxcfsDirectory, Path.Combine(options.StateDirectory, "run", "lxcfs.pid"), this.runner);
         access = new GuestAccessWriter(this.runner);
+        diskPool = new DiskPool(Path.Combine(options.StateDirectory, "pool"), this.runner);
         host = HostProbe.Read();
     }
 
@@ -64,6 +67,9 @@ public sealed class LxcDriver : IInstanceDriver
 
     /// <summary>The node's guest network (for allocators and tests).</summary>
     public GuestNetwork Network => network;
+
+    /// <summary>The pool of ready-made disks (warm it with <see cref="DiskPool.Refill"/> for the plans' sizes).</summary>
+    public DiskPool DiskPool => diskPool;
 
     private string LxcPath => options.InstancesDirectory;
 
@@ -126,7 +132,7 @@ public sealed class LxcDriver : IInstanceDriver
         revert.Add("instance folder", () => DeleteTreeAsync(dir, CancellationToken.None));
 
         var disk = new InstanceDisk(dir, runner);
-        await disk.CreateAsync(spec.Limits.DiskBytes, cancellationToken);
+        await disk.CreateAsync(spec.Limits.DiskBytes, diskPool, cancellationToken);
         // Registered before mounting: a mount that fails half-way (disk yes, overlay no) is undone too.
         revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
         await disk.MountAsync(image.RootFs, cancellationToken);
@@ -498,24 +504,49 @@ public sealed class LxcDriver : IInstanceDriver
             await disk.MountAsync(image.RootFs, cancellationToken);
         }
 
-        // Anti-spoofing rules live from the first start to the delete. This engine process applies
-        // them once (a host reboot or a new engine process starts with an empty record).
+        // Anti-spoofing rules live from the first start to the delete; this engine process applies
+        // them once (a host reboot or a new engine process starts with an empty record). The
+        // table's default rule drops everything from a guest port without its own chain, so the
+        // port's rules can be committed (slow: an RCU grace period) while lxc-start runs.
         var port = PortName.For(id);
+        Task? rules = null;
         if (!rulesApplied.ContainsKey(id))
         {
+            if (!tableEnsured)
+            {
+                await antiSpoof.EnsureTableAsync(cancellationToken);
+                tableEnsured = true;
+            }
+
             revert.Add("anti-spoof rules", () =>
             {
                 rulesApplied.TryRemove(id, out _);
                 return antiSpoof.RemoveAsync(port, CancellationToken.None);
             });
-            await antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
-            rulesApplied[id] = true;
+            rules = antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
         }
 
         WriteConfig(dir, spec, disk);
-        var started = await runner.RunAsync("lxc-start", ["-P", LxcPath, "-n", id, "-d", "-o", Path.Combine(dir, "lxc.log"), "-l", "WARN"],
-            new ProcessRunOptions(timeout), cancellationToken);
         revert.Add("container", async () => await Lxc("lxc-stop", id, ["-k"], CancellationToken.None));
+        ProcessResult started;
+        try
+        {
+            started = await runner.RunAsync("lxc-start", ["-P", LxcPath, "-n", id, "-d", "-o", Path.Combine(dir, "lxc.log"), "-l", "WARN"],
+                new ProcessRunOptions(timeout), cancellationToken);
+        }
+        finally
+        {
+            if (rules is not null)
+            {
+                await rules; // never return (or revert) before the port's rules are committed
+            }
+        }
+
+        if (rules is not null)
+        {
+            rulesApplied[id] = true;
+        }
+
         if (!started.Succeeded)
         {
             var log = File.Exists(Path.Combine(dir, "lxc.log")) ? File.ReadLines(Path.Combine(dir, "lxc.log")).TakeLast(5) : [];

@@ -63,9 +63,9 @@ public sealed class LxcBadInputTests(EngineFixture engine)
     public async Task Create_FailingHalfWay_UndoesEveryFinishedStep()
     {
         engine.RequireEngine();
-        var spec = engine.NewSpec();
-        // The overlay mount fails after the disk file, its filesystem and the disk mount exist.
-        var driver = new LxcDriver(engine.Options, new FailingRunner(ProcessRunner.Instance, "mount", "overlay"));
+        var spec = engine.NewSpec(access: new GuestAccess("Passw0rd-123", []));
+        // Hashing the root password fails after the disk, its mounts and the guest files exist.
+        var driver = new LxcDriver(engine.Options, new FailingRunner(ProcessRunner.Instance, "openssl"));
 
         var ex = await Should.ThrowAsync<EngineException>(() => driver.CreateAsync(new CreateOptions(spec)));
 

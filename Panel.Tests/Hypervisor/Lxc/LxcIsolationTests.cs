@@ -127,6 +127,19 @@ public sealed partial class LxcIsolationTests(EngineFixture engine) : IAsyncLife
     }
 
     [Fact]
+    public async Task AGuestPortWithoutItsRules_IsCutOff_UntilTheEngineReappliesThem()
+    {
+        engine.RequireEngine();
+        var gateway = engine.Network.Gateway.ToString();
+        await new AntiSpoofRules(engine.Options.NftTable, ProcessRunner.Instance).RemoveAsync(PortName.For(a.Id));
+
+        (await Ping(a.Id, gateway)).ShouldBeFalse("deny by default: a port with no chain sends nothing");
+
+        await new Panel.Hypervisor.Drivers.Lxc.LxcDriver(engine.Options).RecoverAsync(new RecoverOptions());
+        (await Ping(a.Id, gateway)).ShouldBeTrue("recovery re-applies the port's rules");
+    }
+
+    [Fact]
     public async Task RestartingA_LeavesBsUptimeAndInitUntouched()
     {
         engine.RequireEngine();
