@@ -54,6 +54,13 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddScoped<AccountService>();
         services.AddScoped<AdminSeeder>();
         services.AddScoped<DashboardService>();
+        services.AddScoped<NodeService>();
+        if (options.Jobs.RunServer)
+        {
+            // This process serves a node's queue: it is a node, so it registers and reports.
+            services.AddSingleton<NodeAgent>();
+            services.AddHostedService(sp => sp.GetRequiredService<NodeAgent>());
+        }
         return identity;
     }
 }

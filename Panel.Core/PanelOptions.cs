@@ -35,6 +35,9 @@ public sealed class JobsOptions
     /// <summary>Hangfire worker threads of this process.</summary>
     public int WorkerCount { get; set; } = 8;
 
+    /// <summary>Seconds between a node's heartbeats (offline after 45 s without one).</summary>
+    public int HeartbeatSeconds { get; set; } = 15;
+
     /// <summary>Hangfire's PostgreSQL schema.</summary>
     public string Schema { get; set; } = "hangfire";
 }

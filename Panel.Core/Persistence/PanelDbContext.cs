@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Panel.Core.Domain.Accounts;
 using Panel.Core.Domain.Audit;
+using Panel.Core.Domain.Nodes;
 using Panel.Core.Domain.Settings;
 
 namespace Panel.Core.Persistence;
@@ -23,6 +24,9 @@ public sealed class PanelDbContext(DbContextOptions<PanelDbContext> options)
 
     /// <summary>The audit log.</summary>
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+
+    /// <summary>The physical nodes that run the engine.</summary>
+    public DbSet<Node> Nodes => Set<Node>();
 
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder builder)

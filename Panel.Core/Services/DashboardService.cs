@@ -18,6 +18,7 @@ public sealed record AdminOverview(
     JobFigures Jobs,
     HostFacts Host,
     IReadOnlyList<DriverInfo> Drivers,
+    IReadOnlyList<NodeView> Nodes,
     IReadOnlyList<AuditEvent> RecentEvents);
 
 /// <summary>Hangfire's counters, read from its storage.</summary>
@@ -31,7 +32,7 @@ public sealed record CustomerOverview(
     IReadOnlyList<AuditEvent> RecentActivity);
 
 /// <summary>Read-only queries behind the two home pages.</summary>
-public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory, JobStorage jobs, AuditLog audit, DriverRegistry drivers, TimeProvider clock)
+public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory, JobStorage jobs, AuditLog audit, DriverRegistry drivers, NodeService nodes, TimeProvider clock)
 {
     /// <summary>The admin overview; refuses non-admins.</summary>
     public async Task<AdminOverview> GetAdminOverviewAsync(Actor actor, CancellationToken cancellationToken = default)
@@ -58,7 +59,8 @@ public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory
         var figures = new JobFigures(stats.Enqueued, stats.Processing, stats.Scheduled, stats.Succeeded, stats.Failed, (int)stats.Servers);
         var recent = await audit.RecentAsync(actor, 10, cancellationToken);
         var probes = await drivers.ProbeAllAsync(cancellationToken: cancellationToken);
-        return new AdminOverview(customers, admins, locked, signUps, figures, HostProbe.Read(), probes, recent);
+        var nodeViews = await nodes.ListAsync(actor, cancellationToken);
+        return new AdminOverview(customers, admins, locked, signUps, figures, HostProbe.Read(), probes, nodeViews, recent);
     }
 
     /// <summary>The signed-in customer's own overview.</summary>

@@ -96,6 +96,7 @@ public sealed class PanelProcess : IAsyncDisposable
         env["Panel__StaticWebAssetsFromBuild"] = "true";
         env["Panel__Jobs__NodeName"] = "test";
         env["Panel__Jobs__WorkerCount"] = "2";
+        env["Panel__Jobs__HeartbeatSeconds"] = "1";
         foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
             if (value is null)

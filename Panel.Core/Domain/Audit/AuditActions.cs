@@ -27,6 +27,9 @@ public static class AuditActions
     /// <summary>The first admin account was created at start.</summary>
     public const string AdminSeeded = "account.admin_seeded";
 
+    /// <summary>An admin drained a node or put it back in service.</summary>
+    public const string NodeMaintenance = "node.maintenance";
+
     /// <summary>An admin changed an installation setting.</summary>
     public const string SettingChanged = "settings.changed";
 }

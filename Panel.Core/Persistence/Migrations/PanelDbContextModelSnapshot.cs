@@ -358,6 +358,82 @@ namespace Panel.Core.Persistence.Migrations
                     b.ToTable("audit_events", (string)null);
                 });
 
+            modelBuilder.Entity("Panel.Core.Domain.Nodes.Node", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<int>("CpuCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("cpu_count");
+
+                    b.Property<decimal>("CpuOvercommit")
+                        .HasPrecision(6, 2)
+                        .HasColumnType("numeric(6,2)")
+                        .HasColumnName("cpu_overcommit");
+
+                    b.Property<long>("DiskBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("disk_bytes");
+
+                    b.Property<decimal>("DiskOvercommit")
+                        .HasPrecision(6, 2)
+                        .HasColumnType("numeric(6,2)")
+                        .HasColumnName("disk_overcommit");
+
+                    b.Property<string>("Hostname")
+                        .IsRequired()
+                        .HasMaxLength(253)
+                        .HasColumnType("character varying(253)")
+                        .HasColumnName("hostname");
+
+                    b.Property<string>("Kernel")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("kernel");
+
+                    b.Property<DateTime>("LastHeartbeatAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_heartbeat_at");
+
+                    b.Property<bool>("Maintenance")
+                        .HasColumnType("boolean")
+                        .HasColumnName("maintenance");
+
+                    b.Property<long>("MemoryBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("memory_bytes");
+
+                    b.Property<decimal>("MemoryOvercommit")
+                        .HasPrecision(6, 2)
+                        .HasColumnType("numeric(6,2)")
+                        .HasColumnName("memory_overcommit");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("name");
+
+                    b.Property<DateTime>("RegisteredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("registered_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_nodes");
+
+                    b.HasIndex("Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_nodes_name");
+
+                    b.ToTable("nodes", (string)null);
+                });
+
             modelBuilder.Entity("Panel.Core.Domain.Settings.Setting", b =>
                 {
                     b.Property<string>("Key")
@@ -442,6 +518,47 @@ namespace Panel.Core.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_user_tokens_users_user_id");
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Nodes.Node", b =>
+                {
+                    b.OwnsMany("Panel.Core.Domain.Nodes.NodeDriver", "Drivers", b1 =>
+                        {
+                            b1.Property<int>("NodeId");
+
+                            b1.Property<int>("__synthesizedOrdinal")
+                                .ValueGeneratedOnAdd();
+
+                            b1.PrimitiveCollection<string>("Features")
+                                .IsRequired();
+
+                            b1.Property<string>("Kind")
+                                .IsRequired();
+
+                            b1.Property<string>("Name")
+                                .IsRequired();
+
+                            b1.Property<string>("Reason");
+
+                            b1.Property<bool>("Usable");
+
+                            b1.Property<string>("Version");
+
+                            b1.HasKey("NodeId", "__synthesizedOrdinal")
+                                .HasName("pk_nodes");
+
+                            b1.ToTable("nodes");
+
+                            b1
+                                .ToJson("drivers")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("NodeId")
+                                .HasConstraintName("fk_nodes_nodes_node_id");
+                        });
+
+                    b.Navigation("Drivers");
                 });
 #pragma warning restore 612, 618
         }

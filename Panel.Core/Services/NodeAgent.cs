@@ -1,0 +1,110 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Panel.Core.Domain.Nodes;
+using Panel.Core.Jobs;
+using Panel.Core.Persistence;
+using Panel.Hypervisor;
+using Panel.Hypervisor.Host;
+
+namespace Panel.Core.Services;
+
+/// <summary>
+/// Runs in every process that serves a node's queue: registers the node on start and reports a
+/// heartbeat with its capacity and driver status every 15 s. A node that stops reporting is shown
+/// offline after <see cref="Node.OfflineAfter"/>. A database outage only delays heartbeats.
+/// </summary>
+public sealed class NodeAgent(
+    IDbContextFactory<PanelDbContext> dbFactory,
+    DriverRegistry drivers,
+    PanelOptions options,
+    TimeProvider clock,
+    ILogger<NodeAgent> logger) : BackgroundService
+{
+    /// <summary>Time between heartbeats.</summary>
+    public TimeSpan Interval { get; } = TimeSpan.FromSeconds(Math.Clamp(options.Jobs.HeartbeatSeconds, 1, 30));
+
+    private static readonly TimeSpan ProbeRefresh = TimeSpan.FromMinutes(5);
+
+    /// <summary>This node's name as stored (the queue-safe form of the configured name).</summary>
+    public string NodeName { get; } = JobsServiceCollectionExtensions.NodeQueue(options.Jobs.NodeName)["node-".Length..];
+
+    /// <summary>Writes one heartbeat: creates the node row the first time, updates it afterwards.</summary>
+    public async Task HeartbeatAsync(bool refreshProbes, CancellationToken cancellationToken)
+    {
+        var host = HostProbe.Read();
+        var probes = await drivers.ProbeAllAsync(refreshProbes, cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var node = await db.Nodes.FirstOrDefaultAsync(n => n.Name == NodeName, cancellationToken);
+            if (node is null)
+            {
+                node = new Node { Name = NodeName, RegisteredAt = now };
+                db.Nodes.Add(node);
+            }
+
+            node.Hostname = host.Hostname;
+            node.Kernel = host.KernelRelease;
+            node.CpuCount = host.CpuCount;
+            node.MemoryBytes = host.MemoryBytes;
+            node.DiskBytes = DiskSpace(options.Engine.StateDirectory);
+            node.LastHeartbeatAt = now;
+            node.Drivers = probes.Select(p => new NodeDriver(p.Name, p.Kind.ToString(), p.Version, p.Usable, p.Reason, [.. p.Features])).ToList();
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return;
+            }
+            catch (DbUpdateException ex) when (attempt == 0 && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            {
+                // Another process registered the same node a moment ago: update that row instead.
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var nextProbe = DateTime.MinValue;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var now = clock.GetUtcNow().UtcDateTime;
+                await HeartbeatAsync(refreshProbes: now >= nextProbe, stoppingToken);
+                if (now >= nextProbe)
+                {
+                    nextProbe = now + ProbeRefresh;
+                }
+            }
+            catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or TimeoutException or InvalidOperationException)
+            {
+                logger.LogWarning("node {Node}: heartbeat failed ({Reason}); retrying in {Seconds} s", NodeName, ex.GetBaseException().Message, Interval.TotalSeconds);
+            }
+
+            try
+            {
+                await Task.Delay(Interval, clock, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private static long DiskSpace(string stateDirectory)
+    {
+        // The state folder may not exist yet on a new node: measure the filesystem it will live on.
+        var dir = new DirectoryInfo(stateDirectory);
+        while (dir is { Exists: false })
+        {
+            dir = dir.Parent;
+        }
+
+        return dir is null ? 0 : new DriveInfo(dir.FullName).TotalSize;
+    }
+}

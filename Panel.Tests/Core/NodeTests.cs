@@ -1,0 +1,108 @@
+using Microsoft.EntityFrameworkCore;
+using Panel.Core;
+using Panel.Core.Domain.Audit;
+using Panel.Core.Domain.Nodes;
+using Panel.Core.Services;
+using Panel.Hypervisor;
+using Panel.Tests.Infrastructure;
+
+namespace Panel.Tests.Core;
+
+/// <summary>Nodes register themselves and report a heartbeat; admins see them and can drain them.</summary>
+public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
+{
+    private static readonly Actor Admin = new(Guid.NewGuid(), "admin@test.local", IsAdmin: true);
+
+    [Fact]
+    public async Task Heartbeat_RegistersTheNodeOnce_WithHostFactsAndDrivers_ThenUpdatesIt()
+    {
+        var agent = NewAgent("Node 7");
+
+        await agent.HeartbeatAsync(refreshProbes: true, TestContext.Current.CancellationToken);
+        await using (var db = Fixture.Database.CreateContext())
+        {
+            var node = await db.Nodes.SingleAsync(n => n.Name == "node_7", TestContext.Current.CancellationToken);
+            node.CpuCount.ShouldBe(Environment.ProcessorCount);
+            node.MemoryBytes.ShouldBeGreaterThan(0);
+            node.DiskBytes.ShouldBeGreaterThan(0);
+            node.Drivers.ShouldContain(d => d.Name == "lxc");
+            node.IsOnline(DateTime.UtcNow).ShouldBeTrue();
+        }
+
+        var first = await LastHeartbeatAsync("node_7");
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        await agent.HeartbeatAsync(refreshProbes: false, TestContext.Current.CancellationToken);
+
+        (await LastHeartbeatAsync("node_7")).ShouldBeGreaterThan(first);
+        await using var check = Fixture.Database.CreateContext();
+        (await check.Nodes.CountAsync(n => n.Name == "node_7", TestContext.Current.CancellationToken)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task TheRunningPanel_RegistersAsANode_AndShowsOnline()
+    {
+        // The fixture's panel process serves queue node-test; its agent reports every 15 s.
+        NodeView? node = null;
+        for (var i = 0; i < 100 && node is null; i++)
+        {
+            var (scope, nodes) = Fixture.Resolve<NodeService>();
+            await using (scope)
+            {
+                node = (await nodes.ListAsync(Admin, TestContext.Current.CancellationToken)).SingleOrDefault(n => n.Name == "test");
+            }
+
+            if (node is null)
+            {
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+            }
+        }
+
+        node.ShouldNotBeNull("the panel process registers itself within its first heartbeat (the reset may have removed an earlier row)");
+        node.Online.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void IsOnline_TurnsFalse_AfterMissedHeartbeats()
+    {
+        var now = DateTime.UtcNow;
+        new Node { LastHeartbeatAt = now.AddSeconds(-10) }.IsOnline(now).ShouldBeTrue();
+        new Node { LastHeartbeatAt = now - Node.OfflineAfter - TimeSpan.FromSeconds(1) }.IsOnline(now).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task Maintenance_IsForAdminsOnly_AndAudited()
+    {
+        await NewAgent("drain-me").HeartbeatAsync(false, TestContext.Current.CancellationToken);
+        var (scope, nodes) = Fixture.Resolve<NodeService>();
+        await using (scope)
+        {
+            await Should.ThrowAsync<UnauthorizedAccessException>(() => nodes.SetMaintenanceAsync(new Actor(Guid.NewGuid(), "c@example.com", false), "drain-me", true));
+            await Should.ThrowAsync<UnauthorizedAccessException>(() => nodes.ListAsync(new Actor(Guid.NewGuid(), "c@example.com", false)));
+
+            await nodes.SetMaintenanceAsync(Admin, "drain-me", true);
+
+            (await nodes.ListAsync(Admin)).Single(n => n.Name == "drain-me").Maintenance.ShouldBeTrue();
+            await Should.ThrowAsync<KeyNotFoundException>(() => nodes.SetMaintenanceAsync(Admin, "no-such-node", true));
+        }
+
+        await using var db = Fixture.Database.CreateContext();
+        (await db.AuditEvents.CountAsync(e => e.Action == AuditActions.NodeMaintenance && e.Target == "node:drain-me")).ShouldBe(1);
+    }
+
+    private NodeAgent NewAgent(string name)
+    {
+        var options = new PanelOptions { Jobs = { NodeName = name, RunServer = false } };
+        return new NodeAgent(
+            Fixture.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Panel.Core.Persistence.PanelDbContext>>(),
+            Fixture.Services.GetRequiredService<DriverRegistry>(),
+            options,
+            TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent>.Instance);
+    }
+
+    private async Task<DateTime> LastHeartbeatAsync(string name)
+    {
+        await using var db = Fixture.Database.CreateContext();
+        return await db.Nodes.Where(n => n.Name == name).Select(n => n.LastHeartbeatAt).SingleAsync();
+    }
+}
