@@ -1,5 +1,10 @@
 using Panel.Web.Hosting;
 
+if (NodeHost.IsNodeMode(args))
+{
+    return await NodeHost.RunAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 if (!builder.AddPanel())
 {

@@ -62,6 +62,45 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
     }
 
     [Fact]
+    public async Task ASecondNodeAgentProcess_RegistersItselfBesideThePanel()
+    {
+        var state = Path.Combine(Path.GetTempPath(), "vpspanel-node2-" + Guid.NewGuid().ToString("N")[..6]);
+        await using var node = await PanelProcess.StartAsync(
+            Fixture.Database.ConnectionString,
+            new Dictionary<string, string?>
+            {
+                ["Panel__Jobs__NodeName"] = "node2",
+                ["Panel__Engine__StateDirectory"] = state,
+                ["Panel__Engine__BridgeName"] = "vpsbrn2test",
+                ["Panel__Engine__BridgeCidr"] = "10.253.2.1/24",
+            },
+            waitUntilServing: false,
+            arguments: ["--node"]);
+
+        NodeView? view = null;
+        for (var i = 0; i < 150 && view is null && !node.HasExited; i++)
+        {
+            var (scope, nodes) = Fixture.Resolve<NodeService>();
+            await using (scope)
+            {
+                view = (await nodes.ListAsync(Admin, TestContext.Current.CancellationToken)).SingleOrDefault(n => n.Name == "node2");
+            }
+
+            if (view is null)
+            {
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+            }
+        }
+
+        view.ShouldNotBeNull(node.Output);
+        view.Online.ShouldBeTrue();
+        view.Drivers.ShouldContain(d => d.Name == "lxc");
+        node.Output.ShouldContain("serving queue node-node2");
+        await node.StopAsync();
+        node.HasExited.ShouldBeTrue();
+    }
+
+    [Fact]
     public void IsOnline_TurnsFalse_AfterMissedHeartbeats()
     {
         var now = DateTime.UtcNow;

@@ -69,7 +69,8 @@ public sealed class PanelProcess : IAsyncDisposable
         string connectionString,
         IReadOnlyDictionary<string, string?>? environment = null,
         bool waitUntilServing = true,
-        int? port = null)
+        int? port = null,
+        IReadOnlyList<string>? arguments = null)
     {
         var dll = TestEnvironment.PanelWebDll;
         File.Exists(dll).ShouldBeTrue($"{dll} is missing: build the solution first (./panel test does)");
@@ -82,6 +83,10 @@ public sealed class PanelProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         start.ArgumentList.Add(dll);
+        foreach (var a in arguments ?? [])
+        {
+            start.ArgumentList.Add(a);
+        }
         var env = start.Environment;
         foreach (var key in env.Keys.Where(k => k.StartsWith("PANEL_", StringComparison.Ordinal) || k.StartsWith("Panel__", StringComparison.Ordinal)).ToList())
         {
