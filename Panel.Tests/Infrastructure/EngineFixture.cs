@@ -172,6 +172,8 @@ public sealed class EngineFixture : IAsyncLifetime
             }
         }
 
+        // Background disk formatting must finish before its folder goes.
+        await Lxc.DiskPool.IdleAsync();
         var runner = ProcessRunner.Instance;
         await new AntiSpoofRules(Options.NftTable, runner).DeleteTableAsync();
         await new NodeBridge(Options.BridgeName, Network, runner).DeleteAsync();
