@@ -12,7 +12,14 @@ public static partial class JobsServiceCollectionExtensions
     public const string DefaultQueue = "default";
 
     /// <summary>The queue of one node: jobs that drive that node's engine go here.</summary>
-    public static string NodeQueue(string nodeName) => "node-" + NodeNameToQueuePart(nodeName);
+    public static string NodeQueue(string nodeName) => "node-" + NodeKey(nodeName);
+
+    /// <summary>A node's stored name: the configured one, lower-case, with anything a queue name cannot hold replaced by <c>_</c>.</summary>
+    public static string NodeKey(string nodeName)
+    {
+        var lower = (nodeName ?? "").Trim().ToLowerInvariant();
+        return QueueUnsafe().Replace(lower, "_");
+    }
 
     /// <summary>Registers Hangfire's storage (its own schema, LISTEN/NOTIFY long polling) and, when asked, a server.</summary>
     public static IServiceCollection AddPanelJobs(this IServiceCollection services, string connectionString, JobsOptions options)
@@ -49,13 +56,7 @@ public static partial class JobsServiceCollectionExtensions
         return services;
     }
 
-    private static string NodeNameToQueuePart(string nodeName)
-    {
-        // Hangfire queue names allow only lower-case letters, digits, underscores and dashes.
-        var lower = (nodeName ?? "").Trim().ToLowerInvariant();
-        return QueueUnsafe().Replace(lower, "_");
-    }
-
+    // Hangfire queue names allow only lower-case letters, digits, underscores and dashes.
     [GeneratedRegex("[^a-z0-9_-]")]
     private static partial Regex QueueUnsafe();
 }

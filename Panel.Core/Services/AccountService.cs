@@ -20,6 +20,8 @@ public sealed class AccountService(UserManager<PanelUser> users, SettingsService
     /// <summary>Form field names used as keys of <see cref="SignUpResult.Errors"/>.</summary>
     public const string EmailField = "Email", PasswordField = "Password", FormField = "";
 
+    private const string EmailTaken = "An account with this email already exists. Sign in instead.";
+
     /// <summary>Creates a customer account when sign-up is open and the input is valid.</summary>
     public async Task<SignUpResult> SignUpCustomerAsync(string? email, string? password, Actor visitor, CancellationToken cancellationToken = default)
     {
@@ -76,7 +78,7 @@ public sealed class AccountService(UserManager<PanelUser> users, SettingsService
 
         if (await users.FindByEmailAsync(email) is not null)
         {
-            Add(EmailField, "An account with this email already exists. Sign in instead.");
+            Add(EmailField, EmailTaken);
         }
 
         if (errors.Count > 0)
@@ -92,7 +94,7 @@ public sealed class AccountService(UserManager<PanelUser> users, SettingsService
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
             // Two sign-ups for one email at the same instant: the unique index decides, the loser gets a field message.
-            Add(EmailField, "An account with this email already exists. Sign in instead.");
+            Add(EmailField, EmailTaken);
             return Fail(errors);
         }
 
@@ -100,9 +102,7 @@ public sealed class AccountService(UserManager<PanelUser> users, SettingsService
         {
             foreach (var e in created.Errors)
             {
-                Add(FieldOf(e.Code), e.Code is "DuplicateUserName" or "DuplicateEmail"
-                    ? "An account with this email already exists. Sign in instead."
-                    : e.Description);
+                Add(FieldOf(e.Code), e.Code is "DuplicateUserName" or "DuplicateEmail" ? EmailTaken : e.Description);
             }
 
             return Fail(errors);
@@ -119,6 +119,15 @@ public sealed class AccountService(UserManager<PanelUser> users, SettingsService
 
         await audit.RecordAsync(visitor with { UserId = user.Id, Name = email }, AuditActions.SignUp, $"user:{user.Id}", null, cancellationToken);
         return new SignUpResult(user, new Dictionary<string, string[]>());
+    }
+
+    /// <summary>Records a completed sign-in (any method): the user's last sign-in time and the audit log.</summary>
+    public async Task RecordSignInAsync(PanelUser user, Actor actor, string method, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        user.LastSignInAt = clock.GetUtcNow().UtcDateTime;
+        await users.UpdateAsync(user);
+        await audit.RecordAsync(actor, AuditActions.SignIn, $"user:{user.Id}", method, cancellationToken);
     }
 
     /// <summary>A practical email check: one @, a dotted domain, no spaces, at most 256 characters.</summary>

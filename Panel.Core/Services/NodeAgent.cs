@@ -28,7 +28,7 @@ public sealed class NodeAgent(
     private static readonly TimeSpan ProbeRefresh = TimeSpan.FromMinutes(5);
 
     /// <summary>This node's name as stored (the queue-safe form of the configured name).</summary>
-    public string NodeName { get; } = JobsServiceCollectionExtensions.NodeQueue(options.Jobs.NodeName)["node-".Length..];
+    public string NodeName { get; } = JobsServiceCollectionExtensions.NodeKey(options.Jobs.NodeName);
 
     /// <summary>Writes one heartbeat: creates the node row the first time, updates it afterwards.</summary>
     public async Task HeartbeatAsync(bool refreshProbes, CancellationToken cancellationToken)

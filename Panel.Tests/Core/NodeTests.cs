@@ -41,21 +41,8 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
     [Fact]
     public async Task TheRunningPanel_RegistersAsANode_AndShowsOnline()
     {
-        // The fixture's panel process serves queue node-test; its agent reports every 15 s.
-        NodeView? node = null;
-        for (var i = 0; i < 100 && node is null; i++)
-        {
-            var (scope, nodes) = Fixture.Resolve<NodeService>();
-            await using (scope)
-            {
-                node = (await nodes.ListAsync(Admin, TestContext.Current.CancellationToken)).SingleOrDefault(n => n.Name == "test");
-            }
-
-            if (node is null)
-            {
-                await Task.Delay(200, TestContext.Current.CancellationToken);
-            }
-        }
+        // The fixture's panel process serves queue node-test; its agent reports every second in tests.
+        var node = await WaitForNodeAsync("test");
 
         node.ShouldNotBeNull("the panel process registers itself within its first heartbeat (the reset may have removed an earlier row)");
         node.Online.ShouldBeTrue();
@@ -77,20 +64,7 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
             waitUntilServing: false,
             arguments: ["--node"]);
 
-        NodeView? view = null;
-        for (var i = 0; i < 150 && view is null && !node.HasExited; i++)
-        {
-            var (scope, nodes) = Fixture.Resolve<NodeService>();
-            await using (scope)
-            {
-                view = (await nodes.ListAsync(Admin, TestContext.Current.CancellationToken)).SingleOrDefault(n => n.Name == "node2");
-            }
-
-            if (view is null)
-            {
-                await Task.Delay(200, TestContext.Current.CancellationToken);
-            }
-        }
+        var view = await WaitForNodeAsync("node2", () => node.HasExited);
 
         view.ShouldNotBeNull(node.Output);
         view.Online.ShouldBeTrue();
@@ -126,6 +100,27 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
 
         await using var db = Fixture.Database.CreateContext();
         (await db.AuditEvents.CountAsync(e => e.Action == AuditActions.NodeMaintenance && e.Target == "node:drain-me")).ShouldBe(1);
+    }
+
+    /// <summary>Polls the node list (up to 30 s) until <paramref name="name"/> appears; null if it never does or <paramref name="gaveUp"/> says stop.</summary>
+    private async Task<NodeView?> WaitForNodeAsync(string name, Func<bool>? gaveUp = null)
+    {
+        for (var i = 0; i < 150 && gaveUp?.Invoke() != true; i++)
+        {
+            var (scope, nodes) = Fixture.Resolve<NodeService>();
+            await using (scope)
+            {
+                var view = (await nodes.ListAsync(Admin, TestContext.Current.CancellationToken)).SingleOrDefault(n => n.Name == name);
+                if (view is not null)
+                {
+                    return view;
+                }
+            }
+
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        return null;
     }
 
     private NodeAgent NewAgent(string name)

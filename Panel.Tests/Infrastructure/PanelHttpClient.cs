@@ -75,6 +75,13 @@ public sealed class PanelHttpClient : IDisposable
         return await http.PostAsync(new Uri(action, action.StartsWith("http", StringComparison.Ordinal) ? UriKind.Absolute : UriKind.Relative), content);
     }
 
+    /// <summary>Fills and posts the sign-in form (of <paramref name="path"/>, which may carry a returnUrl). Does not follow the answer's redirect.</summary>
+    public Task<HttpResponseMessage> SignInAsync(string email, string password, string path = "/account/login")
+        => SubmitAsync(path, "login", new Dictionary<string, string> { ["Input.Email"] = email, ["Input.Password"] = password });
+
+    /// <summary>Signs in as the admin the test panel seeds.</summary>
+    public Task<HttpResponseMessage> SignInAsAdminAsync() => SignInAsync(PanelProcess.AdminEmail, PanelProcess.AdminPassword);
+
     /// <summary>Follows redirects (GET) until a non-redirect answer.</summary>
     public async Task<HttpResponseMessage> FollowAsync(HttpResponseMessage response)
     {

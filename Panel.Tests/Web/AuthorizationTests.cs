@@ -57,11 +57,7 @@ public sealed class AuthorizationTests(PanelFixture fixture) : PanelTest(fixture
     public async Task Admin_OpensTheJobsDashboard()
     {
         using var client = Fixture.App.CreateClient();
-        await client.SubmitAsync("/account/login", "login", new Dictionary<string, string>
-        {
-            ["Input.Email"] = PanelProcess.AdminEmail,
-            ["Input.Password"] = PanelProcess.AdminPassword,
-        });
+        await client.SignInAsAdminAsync();
 
         var response = await client.GetAsync("/admin/jobs");
 
@@ -87,11 +83,7 @@ public sealed class AuthorizationTests(PanelFixture fixture) : PanelTest(fixture
     {
         using var client = Fixture.App.CreateClient();
 
-        var response = await client.SubmitAsync($"/account/login?returnUrl={Uri.EscapeDataString(returnUrl)}", "login", new Dictionary<string, string>
-        {
-            ["Input.Email"] = PanelProcess.AdminEmail,
-            ["Input.Password"] = PanelProcess.AdminPassword,
-        });
+        var response = await client.SignInAsync(PanelProcess.AdminEmail, PanelProcess.AdminPassword, $"/account/login?returnUrl={Uri.EscapeDataString(returnUrl)}");
 
         response.StatusCode.ShouldBe(HttpStatusCode.Redirect);
         var location = response.Headers.Location!;
@@ -103,11 +95,7 @@ public sealed class AuthorizationTests(PanelFixture fixture) : PanelTest(fixture
         var email = NewEmail();
         await Fixture.Services.CreateUserAsync(email, "Right-Passw0rd", Roles.Customer);
         var client = Fixture.App.CreateClient();
-        var response = await client.SubmitAsync("/account/login", "login", new Dictionary<string, string>
-        {
-            ["Input.Email"] = email,
-            ["Input.Password"] = "Right-Passw0rd",
-        });
+        var response = await client.SignInAsync(email, "Right-Passw0rd");
         response.StatusCode.ShouldBe(HttpStatusCode.Redirect);
         return client;
     }

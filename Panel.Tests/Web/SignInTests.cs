@@ -9,18 +9,12 @@ namespace Panel.Tests.Web;
 /// <summary>Sign-up, sign-in, lockout and sign-out through the real pages of a running panel.</summary>
 public sealed class SignInTests(PanelFixture fixture) : PanelTest(fixture)
 {
-    private static Dictionary<string, string> Login(string email, string password) => new()
-    {
-        ["Input.Email"] = email,
-        ["Input.Password"] = password,
-    };
-
     [Fact]
     public async Task Admin_SignsIn_AndLandsOnTheAdminDashboard()
     {
         using var client = Fixture.App.CreateClient();
 
-        var response = await client.SubmitAsync("/account/login", "login", Login(PanelProcess.AdminEmail, PanelProcess.AdminPassword));
+        var response = await client.SignInAsAdminAsync();
 
         response.StatusCode.ShouldBe(HttpStatusCode.Redirect);
         var page = await client.GetPageAsync("/");
@@ -36,7 +30,7 @@ public sealed class SignInTests(PanelFixture fixture) : PanelTest(fixture)
     {
         using var client = Fixture.App.CreateClient();
 
-        var response = await client.SubmitAsync("/account/login", "login", Login(PanelProcess.AdminEmail, "Wrong-Passw0rd"));
+        var response = await client.SignInAsync(PanelProcess.AdminEmail, "Wrong-Passw0rd");
 
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         var html = await response.Content.ReadAsStringAsync();
@@ -53,15 +47,15 @@ public sealed class SignInTests(PanelFixture fixture) : PanelTest(fixture)
 
         for (var i = 1; i <= 4; i++)
         {
-            var wrong = await client.SubmitAsync("/account/login", "login", Login(email, $"Wrong-Passw0rd{i}"));
+            var wrong = await client.SignInAsync(email, $"Wrong-Passw0rd{i}");
             wrong.StatusCode.ShouldBe(HttpStatusCode.OK, $"attempt {i}");
         }
 
-        var fifth = await client.SubmitAsync("/account/login", "login", Login(email, "Wrong-Passw0rd5"));
+        var fifth = await client.SignInAsync(email, "Wrong-Passw0rd5");
         fifth.StatusCode.ShouldBe(HttpStatusCode.Redirect);
         fifth.Headers.Location!.OriginalString.ShouldEndWith("/account/lockout");
 
-        var right = await client.SubmitAsync("/account/login", "login", Login(email, "Right-Passw0rd"));
+        var right = await client.SignInAsync(email, "Right-Passw0rd");
         right.Headers.Location?.OriginalString.ShouldEndWith("/account/lockout");
         (await client.GetAsync("/")).StatusCode.ShouldBe(HttpStatusCode.Redirect, "a locked account must not be signed in");
 
@@ -150,7 +144,7 @@ public sealed class SignInTests(PanelFixture fixture) : PanelTest(fixture)
     public async Task SignOut_EndsTheSession()
     {
         using var client = Fixture.App.CreateClient();
-        await client.SubmitAsync("/account/login", "login", Login(PanelProcess.AdminEmail, PanelProcess.AdminPassword));
+        await client.SignInAsAdminAsync();
         (await client.GetAsync("/admin")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
         var admin = await client.GetPageAsync("/admin");

@@ -57,11 +57,7 @@ public sealed class StartupTests(PanelFixture fixture) : PanelTest(fixture)
                 first.Output.ShouldContain("Created the first admin account: " + PanelProcess.AdminEmail);
                 (await new HttpClient().GetAsync(new Uri(first.BaseAddress, "/readyz"))).StatusCode.ShouldBe(HttpStatusCode.OK);
                 client = first.CreateClient();
-                (await client.SubmitAsync("/account/login", "login", new Dictionary<string, string>
-                {
-                    ["Input.Email"] = PanelProcess.AdminEmail,
-                    ["Input.Password"] = PanelProcess.AdminPassword,
-                })).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+                (await client.SignInAsAdminAsync()).StatusCode.ShouldBe(HttpStatusCode.Redirect);
                 (await client.GetAsync("/admin")).StatusCode.ShouldBe(HttpStatusCode.OK);
                 await first.StopAsync();
             }
@@ -124,11 +120,7 @@ public sealed class StartupTests(PanelFixture fixture) : PanelTest(fixture)
         await Fixture.Services.CreateUserAsync(NewEmail(), "Right-Passw0rd", Roles.Customer);
         await Fixture.Services.CreateUserAsync(NewEmail(), "Right-Passw0rd", Roles.Customer);
         using var client = Fixture.App.CreateClient();
-        await client.SubmitAsync("/account/login", "login", new Dictionary<string, string>
-        {
-            ["Input.Email"] = PanelProcess.AdminEmail,
-            ["Input.Password"] = PanelProcess.AdminPassword,
-        });
+        await client.SignInAsAdminAsync();
 
         var page = await client.GetPageAsync("/admin");
 

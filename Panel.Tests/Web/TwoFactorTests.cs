@@ -19,7 +19,7 @@ public sealed class TwoFactorTests(PanelFixture fixture) : PanelTest(fixture)
         recoveryCodes.Count.ShouldBe(10);
 
         using var client = Fixture.App.CreateClient();
-        var step1 = await client.SubmitAsync("/account/login", "login", Credentials(email));
+        var step1 = await client.SignInAsync(email, Password);
         step1.Headers.Location!.OriginalString.ShouldContain("/account/login-2fa");
         (await client.GetAsync("/")).StatusCode.ShouldBe(HttpStatusCode.Redirect, "the password alone does not sign in");
 
@@ -40,30 +40,24 @@ public sealed class TwoFactorTests(PanelFixture fixture) : PanelTest(fixture)
 
         using (var first = Fixture.App.CreateClient())
         {
-            await first.SubmitAsync("/account/login", "login", Credentials(email));
+            await first.SignInAsync(email, Password);
             var ok = await first.SubmitAsync("/account/login-recovery", "login-recovery", new Dictionary<string, string> { ["Input.RecoveryCode"] = codes[0] });
             ok.StatusCode.ShouldBe(HttpStatusCode.Redirect);
             (await first.GetAsync("/")).StatusCode.ShouldBe(HttpStatusCode.OK);
         }
 
         using var second = Fixture.App.CreateClient();
-        await second.SubmitAsync("/account/login", "login", Credentials(email));
+        await second.SignInAsync(email, Password);
         var reused = await second.SubmitAsync("/account/login-recovery", "login-recovery", new Dictionary<string, string> { ["Input.RecoveryCode"] = codes[0] });
         (await reused.Content.ReadAsStringAsync()).ShouldContain("not valid");
         (await second.GetAsync("/")).StatusCode.ShouldBe(HttpStatusCode.Redirect);
     }
 
-    private static Dictionary<string, string> Credentials(string email) => new()
-    {
-        ["Input.Email"] = email,
-        ["Input.Password"] = Password,
-    };
-
     /// <summary>Signs in, reads the key off the set-up page as a person would, confirms with a computed code.</summary>
     private async Task<(string Key, IReadOnlyList<string> RecoveryCodes)> EnableTwoFactorAsync(string email)
     {
         using var client = Fixture.App.CreateClient();
-        (await client.SubmitAsync("/account/login", "login", Credentials(email))).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        (await client.SignInAsync(email, Password)).StatusCode.ShouldBe(HttpStatusCode.Redirect);
 
         var setup = await client.GetPageAsync("/account/manage/enable-authenticator");
         var key = setup.TextOf("[data-testid=authenticator-key]").ShouldNotBeNull(setup.Text);

@@ -16,10 +16,8 @@ public static class DatabaseStartup
         var connectionString = app.Services.GetRequiredService<PanelConnection>().ConnectionString;
         var options = app.Services.GetRequiredService<PanelOptions>();
 
-        var problem = await PanelDatabase.ProbeAsync(connectionString, TimeSpan.FromSeconds(5), cancellationToken);
-        if (problem is not null)
+        if (!await StartupChecks.DatabaseAnswersAsync(connectionString, cancellationToken))
         {
-            Console.Error.WriteLine($"error: cannot reach PostgreSQL at {PanelDatabase.Describe(connectionString)}: {problem}");
             return 3;
         }
 

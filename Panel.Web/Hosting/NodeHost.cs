@@ -1,5 +1,4 @@
 using Panel.Core;
-using Panel.Core.Persistence;
 
 namespace Panel.Web.Hosting;
 
@@ -17,10 +16,9 @@ public static class NodeHost
     public static async Task<int> RunAsync(string[] args)
     {
         var builder = Host.CreateApplicationBuilder(args.Where(a => a != "--node").ToArray());
-        var connectionString = builder.Configuration.GetConnectionString("Panel");
-        if (string.IsNullOrWhiteSpace(connectionString))
+        var connectionString = StartupChecks.ConnectionString(builder.Configuration);
+        if (connectionString is null)
         {
-            Console.Error.WriteLine("error: no database configured: set ConnectionStrings:Panel (environment variable ConnectionStrings__Panel).");
             return 2;
         }
 
@@ -29,10 +27,8 @@ public static class NodeHost
         builder.Services.AddSingleton(options);
         builder.Services.AddPanelCore(connectionString, options);
 
-        var problem = await PanelDatabase.ProbeAsync(connectionString, TimeSpan.FromSeconds(5));
-        if (problem is not null)
+        if (!await StartupChecks.DatabaseAnswersAsync(connectionString))
         {
-            Console.Error.WriteLine($"error: cannot reach PostgreSQL at {PanelDatabase.Describe(connectionString)}: {problem}");
             return 3;
         }
 

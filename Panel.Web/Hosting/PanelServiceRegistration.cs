@@ -26,10 +26,9 @@ public static class PanelServiceRegistration
     public static bool AddPanel(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var connectionString = builder.Configuration.GetConnectionString("Panel");
-        if (string.IsNullOrWhiteSpace(connectionString))
+        var connectionString = StartupChecks.ConnectionString(builder.Configuration);
+        if (connectionString is null)
         {
-            Console.Error.WriteLine("error: no database configured: set ConnectionStrings:Panel (environment variable ConnectionStrings__Panel).");
             return false;
         }
 

@@ -23,6 +23,13 @@ public static class ThemeEndpoint
         });
     }
 
+    /// <summary>The link that flips the theme and comes back to the current page.</summary>
+    public static string ToggleUrl(bool darkNow, Microsoft.AspNetCore.Components.NavigationManager navigation)
+    {
+        ArgumentNullException.ThrowIfNull(navigation);
+        return $"/theme?mode={(darkNow ? "light" : "dark")}&returnUrl={Uri.EscapeDataString("/" + navigation.ToBaseRelativePath(navigation.Uri))}";
+    }
+
     /// <summary>Whether the request asked for the dark theme.</summary>
     public static bool IsDark(HttpContext? http) => http?.Request.Cookies[CookieName] == "dark";
 

@@ -350,7 +350,7 @@ public sealed class LxcDriver : IInstanceDriver
         var spec = ReadSpec(dir);
         var status = await StatusAsync(snapshot.Id, cancellationToken);
         var disk = new InstanceDisk(dir, runner);
-        await using var revert = new Reverter();
+        var frozen = false;
         if (status == InstanceStatus.Stopped)
         {
             await disk.MountAsync(images.Get(spec.Image).RootFs, cancellationToken);
@@ -359,18 +359,26 @@ public sealed class LxcDriver : IInstanceDriver
         {
             // A consistent copy: the guest's processes are paused while its layer is copied.
             (await Lxc("lxc-freeze", snapshot.Id, [], cancellationToken)).ThrowIfFailed();
-            revert.Add("unfreeze", async () => await Lxc("lxc-unfreeze", snapshot.Id, [], CancellationToken.None));
+            frozen = true;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        var tmp = target + ".partial";
-        await DeleteTreeAsync(tmp, cancellationToken);
-        (await runner.RunAsync("cp", ["-a", "--reflink=auto", disk.Upper, tmp], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
-        Directory.Move(tmp, target);
-        File.WriteAllText(Path.Combine(dir, "snapshots", snapshot.Name + ".created"), DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            var tmp = target + ".partial";
+            await DeleteTreeAsync(tmp, cancellationToken);
+            (await runner.RunAsync("cp", ["-a", "--reflink=auto", disk.Upper, tmp], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
+            Directory.Move(tmp, target);
+            File.WriteAllText(Path.Combine(dir, "snapshots", snapshot.Name + ".created"), DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            if (frozen)
+            {
+                await Lxc("lxc-unfreeze", snapshot.Id, [], CancellationToken.None);
+            }
+        }
 
-        // Undo only the freeze: the snapshot itself is kept.
-        await revert.DisposeAsync();
         return (await ListSnapshotsCoreAsync(dir)).Single(s => s.Name == snapshot.Name);
     }
 

@@ -12,6 +12,5 @@ public sealed partial class AccountLayout
     [CascadingParameter(Name = "DarkMode")]
     public bool DarkMode { get; set; }
 
-    private string ThemeToggleUrl
-        => $"/theme?mode={(DarkMode ? "light" : "dark")}&returnUrl={Uri.EscapeDataString("/" + Navigation.ToBaseRelativePath(Navigation.Uri))}";
+    private string ThemeToggleUrl => Hosting.ThemeEndpoint.ToggleUrl(DarkMode, Navigation);
 }

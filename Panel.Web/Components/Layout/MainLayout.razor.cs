@@ -14,8 +14,7 @@ public sealed partial class MainLayout
     [CascadingParameter(Name = "DarkMode")]
     public bool DarkMode { get; set; }
 
-    private string ThemeToggleUrl
-        => $"/theme?mode={(DarkMode ? "light" : "dark")}&returnUrl={Uri.EscapeDataString("/" + Navigation.ToBaseRelativePath(Navigation.Uri))}";
+    private string ThemeToggleUrl => Hosting.ThemeEndpoint.ToggleUrl(DarkMode, Navigation);
 
     private void ToggleDrawer() => drawerOpen = !drawerOpen;
 }

@@ -27,7 +27,7 @@ public sealed partial class Login
     private AuditLog Audit { get; set; } = default!;
 
     [Inject]
-    private TimeProvider Clock { get; set; } = default!;
+    private AccountService Accounts { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -68,8 +68,8 @@ public sealed partial class Login
 
         if (result.Succeeded)
         {
-            await RecordSignInAsync(user!, actor);
-            RedirectManager.RedirectTo(string.IsNullOrEmpty(ReturnUrl) ? "/" : ReturnUrl);
+            await Accounts.RecordSignInAsync(user!, actor, "password");
+            RedirectManager.RedirectTo(ReturnUrl);
         }
         else if (result.RequiresTwoFactor)
         {
@@ -85,13 +85,6 @@ public sealed partial class Login
             await Audit.RecordAsync(actor, AuditActions.SignInFailed, user is null ? null : $"user:{user.Id}", user is null ? "unknown email" : "wrong password");
             errorMessage = "Error: wrong email or password. After 5 failed attempts the account is locked for 15 minutes.";
         }
-    }
-
-    private async Task RecordSignInAsync(PanelUser user, Actor actor)
-    {
-        user.LastSignInAt = Clock.GetUtcNow().UtcDateTime;
-        await UserManager.UpdateAsync(user);
-        await Audit.RecordAsync(actor, AuditActions.SignIn, $"user:{user.Id}", "password");
     }
 
     private sealed class InputModel

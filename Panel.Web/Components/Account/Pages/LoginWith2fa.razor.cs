@@ -17,13 +17,10 @@ public sealed partial class LoginWith2fa
     private SignInManager<PanelUser> SignInManager { get; set; } = default!;
 
     [Inject]
-    private UserManager<PanelUser> UserManager { get; set; } = default!;
-
-    [Inject]
     private AuditLog Audit { get; set; } = default!;
 
     [Inject]
-    private TimeProvider Clock { get; set; } = default!;
+    private AccountService Accounts { get; set; } = default!;
 
     [Inject]
     private IdentityRedirectManager RedirectManager { get; set; } = default!;
@@ -64,10 +61,8 @@ public sealed partial class LoginWith2fa
         var actor = new Actor(user.Id, user.Email ?? "", IsAdmin: false, HttpContext.Connection.RemoteIpAddress?.ToString());
         if (result.Succeeded)
         {
-            user.LastSignInAt = Clock.GetUtcNow().UtcDateTime;
-            await UserManager.UpdateAsync(user);
-            await Audit.RecordAsync(actor, AuditActions.SignIn, $"user:{user.Id}", "password + authenticator");
-            RedirectManager.RedirectTo(string.IsNullOrEmpty(ReturnUrl) ? "/" : ReturnUrl);
+            await Accounts.RecordSignInAsync(user, actor, "password + authenticator");
+            RedirectManager.RedirectTo(ReturnUrl);
         }
         else if (result.IsLockedOut)
         {

@@ -20,6 +20,9 @@ public sealed partial class LoginWithRecoveryCode
     private AuditLog Audit { get; set; } = default!;
 
     [Inject]
+    private AccountService Accounts { get; set; } = default!;
+
+    [Inject]
     private IdentityRedirectManager RedirectManager { get; set; } = default!;
 
     [CascadingParameter]
@@ -53,8 +56,8 @@ public sealed partial class LoginWithRecoveryCode
         var actor = new Actor(user.Id, user.Email ?? "", IsAdmin: false, HttpContext.Connection.RemoteIpAddress?.ToString());
         if (result.Succeeded)
         {
-            await Audit.RecordAsync(actor, AuditActions.SignIn, $"user:{user.Id}", "password + recovery code");
-            RedirectManager.RedirectTo(string.IsNullOrEmpty(ReturnUrl) ? "/" : ReturnUrl);
+            await Accounts.RecordSignInAsync(user, actor, "password + recovery code");
+            RedirectManager.RedirectTo(ReturnUrl);
         }
         else if (result.IsLockedOut)
         {

@@ -80,7 +80,7 @@ public sealed partial class SignUp
         var user = result.User!;
         await SignInManager.SignInAsync(user, isPersistent: false);
         await Audit.RecordAsync(visitor with { UserId = user.Id, Name = user.Email! }, AuditActions.SignIn, $"user:{user.Id}", "after sign-up");
-        RedirectManager.RedirectTo(string.IsNullOrEmpty(ReturnUrl) ? "/" : ReturnUrl);
+        RedirectManager.RedirectTo(ReturnUrl);
     }
 
     private sealed class InputModel
