@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Panel.Core.Domain.Accounts;
 using Panel.Core.Jobs;
 using Panel.Core.Persistence;
@@ -8,6 +9,8 @@ using Panel.Core.Services;
 using Panel.Hypervisor;
 using Panel.Hypervisor.Concurrency;
 using Panel.Hypervisor.Drivers.Lxc;
+using Panel.Hypervisor.Drivers.Uml;
+using Panel.Hypervisor.Drivers.Qemu;
 using Panel.Hypervisor.Instances;
 using Panel.Hypervisor.Processes;
 
@@ -21,6 +24,7 @@ public static class PanelCoreServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(options);
         services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(options);
         services.AddDbContextFactory<PanelDbContext>(o => PanelDatabase.Configure(o, connectionString));
 
         var identity = services.AddIdentityCore<PanelUser>(o =>
@@ -47,14 +51,71 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddSingleton(options.Engine);
         services.AddSingleton<InstanceLocks>();
         services.AddSingleton<IInstanceDriver>(sp => new LxcDriver(options.Engine, ProcessRunner.Instance, sp.GetRequiredService<InstanceLocks>()));
+        services.AddSingleton<IInstanceDriver>(sp => new UmlDriver(options.Engine, ProcessRunner.Instance, sp.GetRequiredService<InstanceLocks>()));
+        services.AddSingleton<IInstanceDriver>(sp => new QemuDriver(options.Engine, ProcessRunner.Instance, sp.GetRequiredService<InstanceLocks>()));
         services.AddSingleton(sp => new DriverRegistry(sp.GetServices<IInstanceDriver>()));
+        services.AddSingleton(sp => new Panel.Hypervisor.Backups.InstanceBackups(options.Engine, sp.GetRequiredService<DriverRegistry>()));
 
-        services.AddScoped<AuditLog>();
+        services.AddSingleton<AuditLog>();
         services.AddScoped<SettingsService>();
         services.AddScoped<AccountService>();
         services.AddScoped<AdminSeeder>();
         services.AddScoped<DashboardService>();
         services.AddScoped<NodeService>();
+        services.AddSingleton<IpPoolService>();
+        services.AddScoped<CatalogService>();
+        services.AddScoped<CustomerService>();
+        services.AddScoped<VpsService>();
+        services.AddScoped<ConsoleService>();
+        services.AddScoped<SshKeyService>();
+        // Consoles of this node's guests; a relay to other nodes can replace it.
+        services.AddSingleton<Consoles.IConsoleBroker>(sp => new Consoles.LocalConsoleBroker(
+            sp.GetRequiredService<DriverRegistry>(), options, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Consoles.LocalConsoleBroker>>()));
+        services.AddScoped<OperationDispatcher>();
+        services.AddScoped<UsageMeter>();
+        services.AddScoped<BillingService>();
+        services.AddScoped<ApiTokenService>();
+        services.AddScoped<InvoicingService>();
+        services.AddScoped<TaxService>();
+        services.AddScoped<CouponService>();
+        services.AddScoped<Jobs.Billing.MeterUsageJob>();
+        services.AddScoped<Jobs.Billing.InvoiceJob>();
+        services.AddSingleton<MailOutbox>();
+        services.AddScoped<DunningService>();
+        services.AddScoped<Jobs.Billing.DunningJob>();
+        services.AddScoped<Jobs.Mail.MailOutboxJob>();
+
+        // Web hosting: sites, their content and certificates; the edge itself lives in Panel.Web.
+        services.AddSingleton<Hosting.EdgeSignal>();
+        services.AddSingleton<Hosting.EdgeCa>();
+        services.AddSingleton<Hosting.EdgeDirectory>();
+        services.AddSingleton<Hosting.HostingRuntime>();
+        services.AddScoped<HostingService>();
+        services.AddScoped<Jobs.Hosting.CertificateRenewalJob>();
+
+        // VPS jobs (one class per operation kind) and what they share.
+        services.AddScoped<Jobs.Vps.OperationRunner>();
+        services.AddScoped<Jobs.Vps.ProvisionJob>();
+        services.AddScoped<Jobs.Vps.StartJob>();
+        services.AddScoped<Jobs.Vps.StopJob>();
+        services.AddScoped<Jobs.Vps.ForceStopJob>();
+        services.AddScoped<Jobs.Vps.RebootJob>();
+        services.AddScoped<Jobs.Vps.DeleteJob>();
+        services.AddScoped<Jobs.Vps.ReconcileJob>();
+        services.AddScoped<Jobs.Vps.SnapshotJob>();
+        services.AddScoped<Jobs.Vps.RestoreJob>();
+        services.AddScoped<Jobs.Vps.DeleteSnapshotJob>();
+        services.AddScoped<Jobs.Vps.ReinstallJob>();
+        services.AddScoped<Jobs.Vps.ResizeJob>();
+        services.AddScoped<Jobs.Vps.ResetAccessJob>();
+        services.AddScoped<Jobs.Vps.SuspendJob>();
+        services.AddScoped<Jobs.Vps.UnsuspendJob>();
+        services.AddScoped<Jobs.Vps.BackupJob>();
+        services.AddScoped<Jobs.Vps.RestoreBackupJob>();
+        services.AddScoped<Jobs.Vps.DeleteBackupJob>();
+        services.AddScoped<Jobs.Vps.MigrateJob>();
+        services.AddScoped<Jobs.Vps.MetricsJob>();
+        services.AddSingleton<Jobs.Vps.BackupFolders>();
         if (options.Jobs.RunServer)
         {
             // This process serves a node's queue: it is a node, so it registers and reports.

@@ -14,6 +14,114 @@ public sealed class PanelOptions
 
     /// <summary>This node's virtualization engine (state folder, bridge, guest network).</summary>
     public Panel.Hypervisor.EngineOptions Engine { get; set; } = new();
+
+    /// <summary>Backups and the hand-over folder of migrations.</summary>
+    public BackupsOptions Backups { get; set; } = new();
+
+    /// <summary>When the billing jobs run.</summary>
+    public BillingOptions Billing { get; set; } = new();
+
+    /// <summary>Outgoing mail (SMTP).</summary>
+    public MailOptions Mail { get; set; } = new();
+
+    /// <summary>The web hosting edge (reverse proxy).</summary>
+    public EdgeOptions Edge { get; set; } = new();
+}
+
+/// <summary>How a <c>Panel:Mail:Security</c> connection is secured.</summary>
+public enum MailSecurity
+{
+    /// <summary>TLS when the server offers STARTTLS, plain otherwise (MailKit's Auto).</summary>
+    Auto,
+
+    /// <summary>Plain SMTP (a relay on the same host).</summary>
+    None,
+
+    /// <summary>STARTTLS, required (usually port 587).</summary>
+    StartTls,
+
+    /// <summary>TLS from the first byte (usually port 465).</summary>
+    Tls,
+}
+
+/// <summary>The <c>Panel:Mail</c> section: the SMTP server the outbox job sends through. No host: mail waits in the outbox.</summary>
+public sealed class MailOptions
+{
+    /// <summary>The SMTP server's host name; empty keeps mail queued (nothing is sent or lost).</summary>
+    public string? Host { get; set; }
+
+    /// <summary>Its port (default 587).</summary>
+    public int Port { get; set; } = 587;
+
+    /// <summary>How the connection is secured (default Auto).</summary>
+    public MailSecurity Security { get; set; } = MailSecurity.Auto;
+
+    /// <summary>The user to sign in as; empty: no authentication.</summary>
+    public string? User { get; set; }
+
+    /// <summary>Its password.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>The sender, e.g. <c>VpsPanel &lt;billing@example.com&gt;</c>.</summary>
+    public string From { get; set; } = "VpsPanel <panel@localhost>";
+
+    /// <summary>When the outbox job runs (cron, UTC; default every minute; empty: never).</summary>
+    public string SendCron { get; set; } = "* * * * *";
+
+    /// <summary>Seconds to wait for the SMTP server (connect and each command).</summary>
+    public int TimeoutSeconds { get; set; } = 30;
+}
+
+/// <summary>The <c>Panel:Edge</c> section: the reverse proxy in front of the hosted websites.</summary>
+public sealed class EdgeOptions
+{
+    /// <summary>Run the edge inside the panel process (default true; node agents never run it).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Where it listens for HTTP (production: port 80).</summary>
+    public string HttpUrl { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>Where it listens for HTTPS (production: port 443); empty for none.</summary>
+    public string HttpsUrl { get; set; } = "https://127.0.0.1:8443";
+
+    /// <summary>Requests per second each site may receive (a token bucket), beyond which the edge answers 429.</summary>
+    public int RequestsPerSecond { get; set; } = 200;
+
+    /// <summary>The burst above the rate a site may take at once.</summary>
+    public int Burst { get; set; } = 400;
+
+    /// <summary>Seconds between reloads of the routes from the database when no change was signalled (other processes' changes).</summary>
+    public int ReloadSeconds { get; set; } = 30;
+
+    /// <summary>When the certificate renewal job runs (UTC cron, default daily at 03:40; empty: not scheduled).</summary>
+    public string RenewCron { get; set; } = "40 3 * * *";
+}
+
+/// <summary>The <c>Panel:Billing</c> section: the schedules of the billing jobs (UTC cron; empty: not scheduled).</summary>
+public sealed class BillingOptions
+{
+    /// <summary>The metering job (default 5 minutes past every hour). It catches up, so a missed run loses nothing.</summary>
+    public string MeterCron { get; set; } = "5 * * * *";
+
+    /// <summary>The invoice job (default 20 minutes past every hour: an invoice is issued within the hour its period ends).</summary>
+    public string InvoiceCron { get; set; } = "20 * * * *";
+
+    /// <summary>The dunning job (default 40 minutes past every hour: reminders, suspensions, terminations).</summary>
+    public string DunningCron { get; set; } = "40 * * * *";
+}
+
+/// <summary>The <c>Panel:Backups</c> section.</summary>
+public sealed class BackupsOptions
+{
+    /// <summary>
+    /// The folder of backup archives, which every node must reach at the same path (a shared mount
+    /// when nodes are separate machines): a backup restores on any node and a migration hands the
+    /// disk over through it. Default: the engine's <c>StateDirectory/backups</c>.
+    /// </summary>
+    public string? Directory { get; set; }
+
+    /// <summary>How many backups each VPS keeps; a new one beyond that removes the oldest.</summary>
+    public int KeepPerVps { get; set; } = 3;
 }
 
 /// <summary>The <c>Panel:Database</c> section.</summary>
@@ -37,6 +145,15 @@ public sealed class JobsOptions
 
     /// <summary>Seconds between a node's heartbeats (offline after 45 s without one).</summary>
     public int HeartbeatSeconds { get; set; } = 15;
+
+    /// <summary>
+    /// When each node's reconciliation pass runs (cron, UTC; default every minute). Empty: only at
+    /// the node's start (tests that run the pass themselves, so two passes never race).
+    /// </summary>
+    public string ReconcileCron { get; set; } = "* * * * *";
+
+    /// <summary>When each node samples its VPSes' usage (cron, UTC; default every minute; empty: never).</summary>
+    public string MetricsCron { get; set; } = "* * * * *";
 
     /// <summary>Hangfire's PostgreSQL schema.</summary>
     public string Schema { get; set; } = "hangfire";

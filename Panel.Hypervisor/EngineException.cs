@@ -23,6 +23,12 @@ public enum EngineErrorCode
 
     /// <summary>The operation did not finish in time.</summary>
     Timeout,
+
+    /// <summary>A backup archive is damaged, truncated or not a backup; it was refused before anything was changed.</summary>
+    CorruptBackup,
+
+    /// <summary>The driver does not offer this operation (yet).</summary>
+    NotSupported,
 }
 
 /// <summary>The engine's one exception type: a code, the offending field when there is one, and a readable message.</summary>

@@ -34,6 +34,15 @@ public sealed class EngineOptions
 
     private string? imagesDirectory;
 
+    /// <summary>Folder of the backup archives (defaults to <c>StateDirectory/backups</c>).</summary>
+    public string BackupsDirectory
+    {
+        get => backupsDirectory ?? Path.Combine(StateDirectory, "backups");
+        set => backupsDirectory = value;
+    }
+
+    private string? backupsDirectory;
+
     /// <summary>Folder of the instances.</summary>
     public string InstancesDirectory => Path.Combine(StateDirectory, "instances");
 }

@@ -11,6 +11,13 @@ if (!builder.AddPanel())
     return 2;
 }
 
+// An unreachable database is the most common start-up failure: say so before anything connects
+// in the background (Hangfire's storage would keep the process alive for half a minute).
+if (StartupChecks.ConnectionString(builder.Configuration) is { } connection && !await StartupChecks.DatabaseAnswersAsync(connection))
+{
+    return 3;
+}
+
 var app = builder.Build();
 app.UsePanel();
 

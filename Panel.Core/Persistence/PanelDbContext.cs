@@ -28,6 +28,108 @@ public sealed class PanelDbContext(DbContextOptions<PanelDbContext> options)
     /// <summary>The physical nodes that run the engine.</summary>
     public DbSet<Node> Nodes => Set<Node>();
 
+    /// <summary>Plans.</summary>
+    public DbSet<Panel.Core.Domain.Compute.Plan> Plans => Set<Panel.Core.Domain.Compute.Plan>();
+
+    /// <summary>OS images.</summary>
+    public DbSet<Panel.Core.Domain.Compute.OsImage> Images => Set<Panel.Core.Domain.Compute.OsImage>();
+
+    /// <summary>VPSes.</summary>
+    public DbSet<Panel.Core.Domain.Compute.Vps> Vpses => Set<Panel.Core.Domain.Compute.Vps>();
+
+    /// <summary>VPS snapshots.</summary>
+    public DbSet<Panel.Core.Domain.Compute.VpsSnapshot> VpsSnapshots => Set<Panel.Core.Domain.Compute.VpsSnapshot>();
+
+    /// <summary>Per-minute usage of VPSes.</summary>
+    public DbSet<Panel.Core.Domain.Metrics.VpsMetric> VpsMetrics => Set<Panel.Core.Domain.Metrics.VpsMetric>();
+
+    /// <summary>Hourly usage of VPSes.</summary>
+    public DbSet<Panel.Core.Domain.Metrics.VpsMetricHour> VpsMetricHours => Set<Panel.Core.Domain.Metrics.VpsMetricHour>();
+
+    /// <summary>Backups of VPSes.</summary>
+    public DbSet<Panel.Core.Domain.Compute.VpsBackup> VpsBackups => Set<Panel.Core.Domain.Compute.VpsBackup>();
+
+    /// <summary>IP pools.</summary>
+    public DbSet<Panel.Core.Domain.Networking.IpPool> IpPools => Set<Panel.Core.Domain.Networking.IpPool>();
+
+    /// <summary>IP addresses.</summary>
+    public DbSet<Panel.Core.Domain.Networking.IpAddress> IpAddresses => Set<Panel.Core.Domain.Networking.IpAddress>();
+
+    /// <summary>The operation log.</summary>
+    public DbSet<Panel.Core.Domain.Operations.Operation> Operations => Set<Panel.Core.Domain.Operations.Operation>();
+
+    /// <summary>Operation steps.</summary>
+    public DbSet<Panel.Core.Domain.Operations.OperationEvent> OperationEvents => Set<Panel.Core.Domain.Operations.OperationEvent>();
+
+    /// <summary>Metered hours of VPSes.</summary>
+    public DbSet<Panel.Core.Domain.Billing.UsageHour> UsageHours => Set<Panel.Core.Domain.Billing.UsageHour>();
+
+    /// <summary>Customers' billing accounts (billing day; the per-customer lock).</summary>
+    public DbSet<Panel.Core.Domain.Billing.BillingAccount> BillingAccounts => Set<Panel.Core.Domain.Billing.BillingAccount>();
+
+    /// <summary>Invoices.</summary>
+    public DbSet<Panel.Core.Domain.Billing.Invoice> Invoices => Set<Panel.Core.Domain.Billing.Invoice>();
+
+    /// <summary>Invoice lines.</summary>
+    public DbSet<Panel.Core.Domain.Billing.InvoiceLine> InvoiceLines => Set<Panel.Core.Domain.Billing.InvoiceLine>();
+
+    /// <summary>Invoice number counters, one per year.</summary>
+    public DbSet<Panel.Core.Domain.Billing.InvoiceCounter> InvoiceCounters => Set<Panel.Core.Domain.Billing.InvoiceCounter>();
+
+    /// <summary>Customers' append-only ledgers.</summary>
+    public DbSet<Panel.Core.Domain.Billing.LedgerEntry> LedgerEntries => Set<Panel.Core.Domain.Billing.LedgerEntry>();
+
+    /// <summary>Mail waiting to be sent (and sent mail).</summary>
+    public DbSet<Panel.Core.Domain.Mail.OutboxMail> MailOutbox => Set<Panel.Core.Domain.Mail.OutboxMail>();
+
+    /// <summary>Dunning steps taken, one per invoice and step.</summary>
+    public DbSet<Panel.Core.Domain.Billing.DunningEvent> DunningEvents => Set<Panel.Core.Domain.Billing.DunningEvent>();
+
+    /// <summary>VPSes suspended by dunning.</summary>
+    public DbSet<Panel.Core.Domain.Billing.DunningSuspension> DunningSuspensions => Set<Panel.Core.Domain.Billing.DunningSuspension>();
+
+    /// <summary>Tax rates per country.</summary>
+    public DbSet<Panel.Core.Domain.Billing.TaxRate> TaxRates => Set<Panel.Core.Domain.Billing.TaxRate>();
+
+    /// <summary>Coupons.</summary>
+    public DbSet<Panel.Core.Domain.Billing.Coupon> Coupons => Set<Panel.Core.Domain.Billing.Coupon>();
+
+    /// <summary>Customers' coupon redemptions.</summary>
+    public DbSet<Panel.Core.Domain.Billing.CouponRedemption> CouponRedemptions => Set<Panel.Core.Domain.Billing.CouponRedemption>();
+
+    /// <summary>Credit notes.</summary>
+    public DbSet<Panel.Core.Domain.Billing.CreditNote> CreditNotes => Set<Panel.Core.Domain.Billing.CreditNote>();
+
+    /// <summary>Credit note number counters, one per year.</summary>
+    public DbSet<Panel.Core.Domain.Billing.CreditNoteCounter> CreditNoteCounters => Set<Panel.Core.Domain.Billing.CreditNoteCounter>();
+
+    /// <summary>Customers' saved SSH public keys.</summary>
+    public DbSet<Panel.Core.Domain.Access.SshKey> SshKeys => Set<Panel.Core.Domain.Access.SshKey>();
+
+    /// <summary>Hosting plans.</summary>
+    public DbSet<Panel.Core.Domain.Hosting.HostingPlan> HostingPlans => Set<Panel.Core.Domain.Hosting.HostingPlan>();
+
+    /// <summary>Tenants' hosting spaces (one container each).</summary>
+    public DbSet<Panel.Core.Domain.Hosting.HostingSpace> HostingSpaces => Set<Panel.Core.Domain.Hosting.HostingSpace>();
+
+    /// <summary>Websites.</summary>
+    public DbSet<Panel.Core.Domain.Hosting.Site> Sites => Set<Panel.Core.Domain.Hosting.Site>();
+
+    /// <summary>Names of websites (domains and aliases), unique across tenants.</summary>
+    public DbSet<Panel.Core.Domain.Hosting.SiteDomain> SiteDomains => Set<Panel.Core.Domain.Hosting.SiteDomain>();
+
+    /// <summary>The edge's CA and site certificates.</summary>
+    public DbSet<Panel.Core.Domain.Hosting.EdgeCertificate> EdgeCertificates => Set<Panel.Core.Domain.Hosting.EdgeCertificate>();
+
+    /// <summary>Bytes per site and day through the edge.</summary>
+    public DbSet<Panel.Core.Domain.Hosting.SiteTraffic> SiteTraffic => Set<Panel.Core.Domain.Hosting.SiteTraffic>();
+
+    /// <summary>API tokens (hashed secrets).</summary>
+    public DbSet<Panel.Core.Domain.Api.ApiToken> ApiTokens => Set<Panel.Core.Domain.Api.ApiToken>();
+
+    /// <summary>First answers of mutating API calls, per token and Idempotency-Key.</summary>
+    public DbSet<Panel.Core.Domain.Api.ApiIdempotencyRecord> ApiIdempotency => Set<Panel.Core.Domain.Api.ApiIdempotencyRecord>();
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -19,7 +19,14 @@ public sealed record AdminOverview(
     HostFacts Host,
     IReadOnlyList<DriverInfo> Drivers,
     IReadOnlyList<NodeView> Nodes,
-    IReadOnlyList<AuditEvent> RecentEvents);
+    IReadOnlyList<AuditEvent> RecentEvents)
+{
+    /// <summary>The latest failed operations (recent errors), newest first.</summary>
+    public IReadOnlyList<AdminOperationRow> RecentErrors { get; init; } = [];
+
+    /// <summary>VPSes by status (not deleted).</summary>
+    public IReadOnlyDictionary<Panel.Core.Domain.Compute.VpsStatus, int> ServersByStatus { get; init; } = new Dictionary<Panel.Core.Domain.Compute.VpsStatus, int>();
+}
 
 /// <summary>Hangfire's counters, read from its storage.</summary>
 public sealed record JobFigures(long Enqueued, long Processing, long Scheduled, long Succeeded, long Failed, int Servers);
@@ -32,7 +39,7 @@ public sealed record CustomerOverview(
     IReadOnlyList<AuditEvent> RecentActivity);
 
 /// <summary>Read-only queries behind the two home pages.</summary>
-public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory, JobStorage jobs, AuditLog audit, DriverRegistry drivers, NodeService nodes, TimeProvider clock)
+public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory, JobStorage jobs, AuditLog audit, DriverRegistry drivers, NodeService nodes, VpsService vpses, TimeProvider clock)
 {
     /// <summary>The admin overview; refuses non-admins.</summary>
     public async Task<AdminOverview> GetAdminOverviewAsync(Actor actor, CancellationToken cancellationToken = default)
@@ -60,7 +67,14 @@ public sealed class DashboardService(IDbContextFactory<PanelDbContext> dbFactory
         var recent = await audit.RecentAsync(actor, 10, cancellationToken);
         var probes = await drivers.ProbeAllAsync(cancellationToken: cancellationToken);
         var nodeViews = await nodes.ListAsync(actor, cancellationToken);
-        return new AdminOverview(customers, admins, locked, signUps, figures, HostProbe.Read(), probes, nodeViews, recent);
+        var (_, errors) = await vpses.SearchOperationsAsync(actor, new OperationQuery(Status: Panel.Core.Domain.Operations.OperationStatus.Failed, Take: 5), cancellationToken);
+        var byStatus = await db.Vpses.Where(v => v.DeletedAt == null).GroupBy(v => v.Status).Select(g => new { g.Key, Count = g.Count() })
+            .ToDictionaryAsync(x => x.Key, x => x.Count, cancellationToken);
+        return new AdminOverview(customers, admins, locked, signUps, figures, HostProbe.Read(), probes, nodeViews, recent)
+        {
+            RecentErrors = errors,
+            ServersByStatus = byStatus,
+        };
     }
 
     /// <summary>The signed-in customer's own overview.</summary>

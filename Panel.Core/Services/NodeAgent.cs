@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Hangfire;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -18,6 +20,8 @@ namespace Panel.Core.Services;
 public sealed class NodeAgent(
     IDbContextFactory<PanelDbContext> dbFactory,
     DriverRegistry drivers,
+    IpPoolService pools,
+    IServiceScopeFactory scopes,
     PanelOptions options,
     TimeProvider clock,
     ILogger<NodeAgent> logger) : BackgroundService
@@ -52,9 +56,14 @@ public sealed class NodeAgent(
             node.MemoryBytes = host.MemoryBytes;
             node.DiskBytes = DiskSpace(options.Engine.StateDirectory);
             node.LastHeartbeatAt = now;
+            node.GuestNetwork = options.Engine.BridgeCidr;
+            node.GuestNetwork6 = string.IsNullOrEmpty(options.Engine.BridgeCidr6) ? null : options.Engine.BridgeCidr6;
+            node.Images = new Panel.Hypervisor.Images.ImageStore(options.Engine.ImagesDirectory).List().Select(i => i.Manifest.Name).ToList();
             node.Drivers = probes.Select(p => new NodeDriver(p.Name, p.Kind.ToString(), p.Version, p.Usable, p.Reason, [.. p.Features])).ToList();
             try
             {
+                // The pool first: once a node shows up, orders can be placed on it.
+                await pools.EnsureForNetworkAsync(options.Engine.BridgeCidr, options.Engine.BridgeCidr6, cancellationToken);
                 await db.SaveChangesAsync(cancellationToken);
                 return;
             }
@@ -69,6 +78,7 @@ public sealed class NodeAgent(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var nextProbe = DateTime.MinValue;
+        var reconciled = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -78,6 +88,19 @@ public sealed class NodeAgent(
                 if (now >= nextProbe)
                 {
                     nextProbe = now + ProbeRefresh;
+                }
+
+                if (!reconciled)
+                {
+                    try
+                    {
+                        await ReconcileAtStartAsync(stoppingToken);
+                        reconciled = true;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        logger.LogWarning(ex, "node {Node}: reconciliation at start failed; trying again at the next heartbeat", NodeName);
+                    }
                 }
             }
             catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or TimeoutException or InvalidOperationException)
@@ -94,6 +117,47 @@ public sealed class NodeAgent(
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Once the node is registered: one reconciliation pass right away (operations whose job died
+    /// with the previous process run again, guests that should run are started), then every minute
+    /// on the node's own queue; usage sampling likewise.
+    /// </summary>
+    private async Task ReconcileAtStartAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var report = await sp.GetRequiredService<Jobs.Vps.ReconcileJob>().RunAsync(atStart: true, cancellationToken);
+        logger.LogInformation("node {Node}: reconciled at start ({Report})", NodeName, report);
+        var recurring = sp.GetRequiredService<Hangfire.IRecurringJobManager>();
+        if (string.IsNullOrWhiteSpace(options.Jobs.MetricsCron))
+        {
+            recurring.RemoveIfExists(Jobs.Vps.MetricsJob.RecurringId(NodeName));
+        }
+        else
+        {
+            recurring.AddOrUpdate<Jobs.Vps.MetricsJob>(
+                Jobs.Vps.MetricsJob.RecurringId(NodeName),
+                JobsServiceCollectionExtensions.NodeQueue(NodeName),
+                j => j.RunAsync(CancellationToken.None),
+                options.Jobs.MetricsCron,
+                new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+        }
+
+        var cron = options.Jobs.ReconcileCron;
+        if (string.IsNullOrWhiteSpace(cron))
+        {
+            recurring.RemoveIfExists(Jobs.Vps.ReconcileJob.RecurringId(NodeName));
+            return;
+        }
+
+        recurring.AddOrUpdate<Jobs.Vps.ReconcileJob>(
+                Jobs.Vps.ReconcileJob.RecurringId(NodeName),
+                JobsServiceCollectionExtensions.NodeQueue(NodeName),
+                j => j.RunAsync(false, CancellationToken.None),
+                cron,
+                new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
     }
 
     private static long DiskSpace(string stateDirectory)

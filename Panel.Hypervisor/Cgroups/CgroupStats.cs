@@ -106,7 +106,8 @@ public static class CgroupStats
         }
     }
 
-    private static long ReadKey(string path, string key)
+    /// <summary>The value of <paramref name="key"/> in a cgroup <c>KEY VALUE</c> file (e.g. memory.stat), or 0.</summary>
+    internal static long ReadKey(string path, string key)
     {
         try
         {

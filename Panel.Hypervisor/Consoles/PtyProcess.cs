@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using static Panel.Hypervisor.Processes.PosixSpawn;
 
 namespace Panel.Hypervisor.Consoles;
 
@@ -203,42 +204,6 @@ public sealed partial class PtyProcess : IConsoleSession
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int ptsname_r(int fd, [Out] byte[] buf, nint buflen);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawn_file_actions_init(nint actions);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawn_file_actions_destroy(nint actions);
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int posix_spawn_file_actions_addopen(nint actions, int fd, string path, int oflag, uint mode);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawn_file_actions_adddup2(nint actions, int fd, int newfd);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawnattr_init(nint attr);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawnattr_destroy(nint attr);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawnattr_setflags(nint attr, short flags);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawnattr_setsigmask(nint attr, nint sigset);
-
-    [LibraryImport("libc")]
-    private static partial int posix_spawnattr_setsigdefault(nint attr, nint sigset);
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int posix_spawnp(out int pid, string file, nint actions, nint attr, string?[] argv, string?[] envp);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int waitpid(int pid, out int status, int options);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int sig);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);

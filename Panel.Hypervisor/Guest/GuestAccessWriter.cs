@@ -23,7 +23,7 @@ public sealed class GuestAccessWriter(IProcessRunner runner)
     {
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(access);
-        var hash = access.RootPassword is null ? "*" : await HashAsync(access.RootPassword, cancellationToken);
+        var hash = await HashOfAsync(access, cancellationToken);
         var shadow = files.Read("/etc/shadow") ?? "";
         var lines = shadow.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
         var i = lines.FindIndex(l => l.StartsWith("root:", StringComparison.Ordinal));
@@ -49,6 +49,13 @@ public sealed class GuestAccessWriter(IProcessRunner runner)
 
         var keys = access.SshKeys.Select(k => SshPublicKey.TryParse(k, out var n, out _) ? n : throw EngineException.Invalid("Access.SshKeys", "a key does not parse"));
         files.Write("/root/.ssh/authorized_keys", string.Concat(keys.Select(k => k + "\n")), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    /// <summary>The hash to store for <paramref name="access"/>: the given hash, a new hash of the given password, or <c>*</c> (no password).</summary>
+    public async Task<string> HashOfAsync(GuestAccess access, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        return access.RootPasswordHash ?? (access.RootPassword is null ? "*" : await HashAsync(access.RootPassword, cancellationToken));
     }
 
     /// <summary>A SHA-512 crypt hash (<c>$6$…</c>) made by openssl; the password goes through stdin, never the command line.</summary>

@@ -9,7 +9,7 @@ namespace Panel.Hypervisor.Images;
 /// <param name="CreatedAt">When it was built (UTC).</param>
 /// <param name="SizeBytes">Size of the root filesystem.</param>
 /// <param name="Sha256">sha256 of a canonical tar of the root filesystem.</param>
-/// <param name="Formats">The forms present: <c>rootfs</c> (folder), later <c>ext4</c> and <c>qcow2</c>.</param>
+/// <param name="Formats">The forms present: <c>rootfs</c> (folder), <c>ext4</c> (<c>disk.ext4</c>), <c>qcow2</c> (<c>disk.qcow2</c>).</param>
 public sealed record ImageManifest(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("version")] string Version,
@@ -31,4 +31,10 @@ public sealed record ImageInfo(ImageManifest Manifest, string Directory)
 {
     /// <summary>The root filesystem folder (read-only lower layer of every instance made from it).</summary>
     public string RootFs => Path.Combine(Directory, "rootfs");
+
+    /// <summary>The ext4 disk form (<c>disk.ext4</c>), built by <c>./panel images</c> from the root filesystem.</summary>
+    public string Ext4Disk => Path.Combine(Directory, "disk.ext4");
+
+    /// <summary>Whether the image has the given form (<c>rootfs</c>, <c>ext4</c>, <c>qcow2</c>).</summary>
+    public bool HasFormat(string format) => Manifest.Formats.Contains(format, StringComparer.Ordinal);
 }

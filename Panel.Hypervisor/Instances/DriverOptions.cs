@@ -73,3 +73,34 @@ public sealed record ListOptions;
 /// <param name="Columns">Terminal width.</param>
 /// <param name="Rows">Terminal height.</param>
 public sealed record ConsoleOptions(string Id, int Columns = 80, int Rows = 24);
+
+/// <summary>Options of <see cref="IInstanceDriver.ExportDisksAsync"/>.</summary>
+/// <param name="Id">The instance.</param>
+/// <param name="Folder">An empty folder on the state folder's filesystem that receives the disk files.</param>
+public sealed record ExportDisksOptions(string Id, string Folder);
+
+/// <summary>What <see cref="IInstanceDriver.ExportDisksAsync"/> wrote.</summary>
+/// <param name="Spec">The instance's spec (without the clear password).</param>
+/// <param name="ImageSha256">The build of the image the disks belong to (the image manifest's sha256), or empty when the disks need no image.</param>
+/// <param name="Files">The disk files written into the folder (plain names).</param>
+/// <param name="Consistency">How the copy was made consistent, e.g. <c>frozen</c> or <c>stopped</c>, with a word on how.</param>
+public sealed record DiskExport(InstanceSpec Spec, string ImageSha256, IReadOnlyList<string> Files, string Consistency);
+
+/// <summary>Options of <see cref="IInstanceDriver.ImportDisksAsync"/>.</summary>
+/// <param name="Folder">The folder holding the exported disk files (they are moved out of it).</param>
+/// <param name="Files">The disk files, as <see cref="DiskExport.Files"/> named them.</param>
+/// <param name="Spec">
+/// For a new instance: its spec (id, address, MAC, limits; the disk may be larger than the exported one, never smaller).
+/// When replacing: only <see cref="InstanceSpec.Id"/> counts; the instance keeps its own spec.
+/// </param>
+/// <param name="ImageSha256">The image build the disks were exported from (<see cref="DiskExport.ImageSha256"/>).</param>
+/// <param name="Replace">Replace the disks of the existing instance <c>Spec.Id</c> (it is killed first when it runs: its disk is replaced).</param>
+/// <param name="KeepGuestAccess">A new instance keeps the root password and SSH keys inside the disks instead of <c>Spec.Access</c>.</param>
+/// <param name="Start">Start the instance afterwards (a replaced instance that was running is always started again).</param>
+public sealed record ImportDisksOptions(string Folder, IReadOnlyList<string> Files, InstanceSpec Spec, string ImageSha256, bool Replace, bool KeepGuestAccess = false, bool Start = true);
+
+/// <summary>Options of <see cref="IInstanceDriver.CloneAsync"/>.</summary>
+/// <param name="SourceId">The instance whose snapshot is cloned.</param>
+/// <param name="Snapshot">The snapshot's name.</param>
+/// <param name="Spec">The new instance (its own id, address, MAC, hostname, limits and access); the image is the source's.</param>
+public sealed record CloneOptions(string SourceId, string Snapshot, InstanceSpec Spec);

@@ -69,4 +69,28 @@ public interface IInstanceDriver
 
     /// <summary>After an engine restart: finds the instances again, re-applies host state they need (network rules, shaping), reports them.</summary>
     Task<IReadOnlyList<InstanceState>> RecoverAsync(RecoverOptions options, CancellationToken cancellationToken = default);
+
+    // Backups and clones (Backups/InstanceBackups drives the first two). Default bodies refuse, so
+    // a driver that does not have them yet still compiles; a driver that has them overrides all three.
+
+    /// <summary>
+    /// Writes a consistent copy of the instance's disk(s) into <see cref="ExportDisksOptions.Folder"/>, self-contained
+    /// (nothing of this node's shared bases is needed to use them), running or not; says how it was made consistent.
+    /// </summary>
+    Task<DiskExport> ExportDisksAsync(ExportDisksOptions options, CancellationToken cancellationToken = default)
+        => Task.FromException<DiskExport>(Unsupported(Name, "backups"));
+
+    /// <summary>
+    /// Takes disk files made by <see cref="ExportDisksAsync"/> (already verified) out of a folder: either replaces an existing
+    /// instance's disks or creates a new instance from them. Moves the files (the folder is on the state folder's filesystem).
+    /// </summary>
+    Task ImportDisksAsync(ImportDisksOptions options, CancellationToken cancellationToken = default)
+        => Task.FromException(Unsupported(Name, "restoring backups"));
+
+    /// <summary>Creates a new, stopped instance from another instance's snapshot, copy-on-write where the driver can.</summary>
+    Task CloneAsync(CloneOptions options, CancellationToken cancellationToken = default)
+        => Task.FromException(Unsupported(Name, "clones"));
+
+    private static EngineException Unsupported(string driver, string what)
+        => new(EngineErrorCode.NotSupported, $"the {driver} driver does not support {what} yet");
 }

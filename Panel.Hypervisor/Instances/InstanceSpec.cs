@@ -39,7 +39,8 @@ public sealed record NetworkSpec(string MacAddress, string IPv4, string? IPv6 = 
 /// <summary>How the owner gets into the guest.</summary>
 /// <param name="RootPassword">The root password (hashed before it is written; never stored in clear), or null to leave root without one.</param>
 /// <param name="SshKeys">OpenSSH public keys for root's <c>authorized_keys</c>.</param>
-public sealed record GuestAccess(string? RootPassword, IReadOnlyList<string> SshKeys)
+/// <param name="RootPasswordHash">Instead of <paramref name="RootPassword"/>: its SHA-512 crypt hash (<c>$6$…</c>), made by the panel so the clear password never reaches a job.</param>
+public sealed record GuestAccess(string? RootPassword, IReadOnlyList<string> SshKeys, string? RootPasswordHash = null)
 {
     /// <summary>No password, no keys.</summary>
     public static GuestAccess None { get; } = new(null, []);

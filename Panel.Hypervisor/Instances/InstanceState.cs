@@ -35,6 +35,8 @@ public sealed record InstanceState(string Id, InstanceStatus Status, int? InitPi
 /// <param name="DiskTotalBytes">Its disk size.</param>
 /// <param name="RxBytes">Bytes received by the guest since the last start.</param>
 /// <param name="TxBytes">Bytes sent by the guest since the last start.</param>
+/// <param name="DiskReadBytes">Bytes the guest read from its disk since the last start, where the driver can tell (QEMU's block stats).</param>
+/// <param name="DiskWriteBytes">Bytes the guest wrote to its disk since the last start, where the driver can tell.</param>
 public sealed record InstanceMetrics(
     TimeSpan CpuTime,
     long MemoryBytes,
@@ -43,7 +45,9 @@ public sealed record InstanceMetrics(
     long DiskUsedBytes,
     long DiskTotalBytes,
     long RxBytes,
-    long TxBytes);
+    long TxBytes,
+    long DiskReadBytes = 0,
+    long DiskWriteBytes = 0);
 
 /// <summary>The result of a command run inside a guest.</summary>
 /// <param name="ExitCode">The command's exit code.</param>

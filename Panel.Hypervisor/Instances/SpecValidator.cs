@@ -141,6 +141,19 @@ public static partial class SpecValidator
             throw EngineException.Invalid("Access.RootPassword", "a root password has 8-256 printable characters");
         }
 
+        if (access.RootPasswordHash is { } hash)
+        {
+            if (access.RootPassword is not null)
+            {
+                throw EngineException.Invalid("Access.RootPasswordHash", "give a root password or its hash, not both");
+            }
+
+            if (!Sha512Crypt().IsMatch(hash))
+            {
+                throw EngineException.Invalid("Access.RootPasswordHash", "not a SHA-512 crypt hash ($6$salt$hash)");
+            }
+        }
+
         for (var i = 0; i < access.SshKeys.Count; i++)
         {
             if (!SshPublicKey.TryParse(access.SshKeys[i], out _, out var why))
@@ -149,6 +162,9 @@ public static partial class SpecValidator
             }
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$6\$(rounds=[0-9]{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$")]
+    private static partial System.Text.RegularExpressions.Regex Sha512Crypt();
 
     private static void Range(string field, long value, long min, long max)
     {

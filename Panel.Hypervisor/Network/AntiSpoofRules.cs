@@ -24,11 +24,18 @@ public sealed class AntiSpoofRules(string table, IProcessRunner runner)
     /// <summary>Creates the table, map and base chain if missing (idempotent).</summary>
     public Task EnsureTableAsync(CancellationToken cancellationToken = default) => ApplyAsync(TableScript, cancellationToken);
 
-    /// <summary>Installs (or replaces) the rules of one guest port: one atomic nft batch, table included.</summary>
-    public async Task ApplyAsync(string port, string mac, string ipv4, string? ipv6, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Installs (or replaces) the rules of one guest port: one atomic nft batch, table included.
+    /// <paramref name="uploadMbit"/> caps what the guest sends (an nft policer: this kernel has no tc
+    /// classifiers or police actions, and every frame from the guest passes this chain anyway).
+    /// </summary>
+    public async Task ApplyAsync(string port, string mac, string ipv4, string? ipv6, int? uploadMbit = null, CancellationToken cancellationToken = default)
     {
         var chain = Chain(port);
         var v6 = ipv6 is null ? "fe80::/10" : $"{{ fe80::/10, {ipv6} }}";
+        var police = uploadMbit is { } mbit
+            ? FormattableString.Invariant($"add rule bridge {table} {chain} limit rate over {(long)mbit * 125} kbytes/second burst {Math.Max(32_000L, (long)mbit * 1_250)} bytes counter drop")
+            : "";
         var script = TableScript + $$"""
 
             add chain bridge {{table}} {{chain}}
@@ -38,6 +45,7 @@ public sealed class AntiSpoofRules(string table, IProcessRunner runner)
             add rule bridge {{table}} {{chain}} ether type arp arp saddr ip != {{ipv4}} counter drop
             add rule bridge {{table}} {{chain}} ether type ip ip saddr != {{ipv4}} counter drop
             add rule bridge {{table}} {{chain}} ether type ip6 ip6 saddr != {{v6}} counter drop
+            {{police}}
             add rule bridge {{table}} {{chain}} accept
             add element bridge {{table}} ports { "{{port}}" : jump {{chain}} }
             """;

@@ -39,7 +39,9 @@ public sealed class NodeBridge(string name, GuestNetwork network, IProcessRunner
 
         if (network.Gateway6 is { } gw6 && network.Subnet6 is { } net6 && !addrs.Contains(gw6.ToString(), StringComparison.Ordinal))
         {
-            await runner.RunAsync("ip", ["-6", "addr", "add", $"{gw6}/{net6.PrefixLength}", "dev", Name], null, cancellationToken);
+            // nodad: the address is ours alone on this bridge; without it the gateway stays "tentative"
+            // for a second or two after a start and guests cannot reach it.
+            await runner.RunAsync("ip", ["-6", "addr", "add", $"{gw6}/{net6.PrefixLength}", "dev", Name, "nodad"], null, cancellationToken);
         }
 
         (await runner.RunAsync("ip", ["link", "set", Name, "up"], null, cancellationToken)).ThrowIfFailed();

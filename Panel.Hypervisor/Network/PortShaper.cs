@@ -3,10 +3,14 @@ using Panel.Hypervisor.Processes;
 
 namespace Panel.Hypervisor.Network;
 
-/// <summary>Per-port speed with tc: a token bucket towards the guest, a policer on what the guest sends.</summary>
+/// <summary>
+/// Per-port speed towards the guest: a tc token bucket on the host side of its port. What the guest
+/// sends is policed by its nft chain (<see cref="AntiSpoofRules.ApplyAsync"/>): tc classifiers and
+/// police actions are missing from some kernels (this machine's among them), qdiscs are not.
+/// </summary>
 public sealed class PortShaper(IProcessRunner runner)
 {
-    /// <summary>Caps both directions of <paramref name="port"/> at <paramref name="mbit"/> Mbit/s, or removes the caps when null.</summary>
+    /// <summary>Caps the guest-bound direction of <paramref name="port"/> at <paramref name="mbit"/> Mbit/s, or removes the caps when null.</summary>
     /// <param name="port">The host-side interface.</param>
     /// <param name="mbit">The cap, or null for none.</param>
     /// <param name="freshPort">The port was just created (it has no qdiscs yet), so nothing needs removing.</param>
@@ -21,7 +25,6 @@ public sealed class PortShaper(IProcessRunner runner)
         if (!freshPort)
         {
             await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "root"], null, cancellationToken);
-            await runner.RunAsync("tc", ["qdisc", "del", "dev", port, "ingress"], null, cancellationToken);
         }
 
         if (mbit is not { } rate)
@@ -33,8 +36,5 @@ public sealed class PortShaper(IProcessRunner runner)
         // Burst: at least 10 ms worth of traffic, so TCP can reach the rate.
         var burst = Math.Max(32_000, rate * 1_000_000 / 8 / 100).ToString(CultureInfo.InvariantCulture);
         (await runner.RunAsync("tc", ["qdisc", "add", "dev", port, "root", "tbf", "rate", r, "burst", burst, "latency", "50ms"], null, cancellationToken)).ThrowIfFailed();
-        (await runner.RunAsync("tc", ["qdisc", "add", "dev", port, "handle", "ffff:", "ingress"], null, cancellationToken)).ThrowIfFailed();
-        (await runner.RunAsync("tc", ["filter", "add", "dev", port, "parent", "ffff:", "protocol", "all", "prio", "1", "matchall",
-            "action", "police", "rate", r, "burst", burst, "drop"], null, cancellationToken)).ThrowIfFailed();
     }
 }

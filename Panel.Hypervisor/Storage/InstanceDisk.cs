@@ -133,6 +133,10 @@ public sealed class InstanceDisk(string directory, IProcessRunner runner)
         }
     }
 
+    /// <summary>Has the next mount check the filesystem and fit it to the file (a disk put in place from elsewhere).</summary>
+    public void MarkResizePending()
+        => File.WriteAllText(PendingResizeMarker, new FileInfo(ImageFile).Length.ToString(CultureInfo.InvariantCulture));
+
     /// <summary>Whether a disk growth waits for the next start.</summary>
     public bool ResizePending => File.Exists(PendingResizeMarker);
 

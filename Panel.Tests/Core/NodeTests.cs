@@ -129,6 +129,8 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
         return new NodeAgent(
             Fixture.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Panel.Core.Persistence.PanelDbContext>>(),
             Fixture.Services.GetRequiredService<DriverRegistry>(),
+            Fixture.Services.GetRequiredService<IpPoolService>(),
+            Fixture.Services.GetRequiredService<IServiceScopeFactory>(),
             options,
             TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent>.Instance);

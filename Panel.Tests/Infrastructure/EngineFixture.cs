@@ -1,6 +1,8 @@
 using System.Globalization;
 using Panel.Hypervisor;
 using Panel.Hypervisor.Drivers.Lxc;
+using Panel.Hypervisor.Drivers.Qemu;
+using Panel.Hypervisor.Drivers.Uml;
 using Panel.Hypervisor.Instances;
 using Panel.Hypervisor.Network;
 using Panel.Hypervisor.Processes;
@@ -18,13 +20,19 @@ public sealed class EngineFixture : IAsyncLifetime
     private int next = 1;
 
     /// <summary>The engine options of this run.</summary>
-    public EngineOptions Options { get; } = new()
+    public EngineOptions Options { get; } = PrivateOptions(Suffix);
+
+    /// <summary>
+    /// A private engine's options: state folder, bridge, subnet and nftables table named so that
+    /// <see cref="SweepEarlierRunsAsync"/> finds whatever a killed run left.
+    /// </summary>
+    public static EngineOptions PrivateOptions(string suffix) => new()
     {
-        StateDirectory = Path.Combine(Path.GetTempPath(), "vpspanel-engine-test-" + Suffix),
+        StateDirectory = Path.Combine(Path.GetTempPath(), "vpspanel-engine-test-" + suffix),
         ImagesDirectory = Path.Combine(Environment.GetEnvironmentVariable("PANEL_STATE_DIR") ?? "/var/lib/vpspanel", "images"),
-        BridgeName = "vpst" + Suffix,
+        BridgeName = "vpst" + suffix,
         BridgeCidr = string.Create(CultureInfo.InvariantCulture, $"10.251.{Random.Shared.Next(1, 254)}.1/24"),
-        NftTable = "vpspanel_t" + Suffix,
+        NftTable = "vpspanel_t" + suffix,
     };
 
     /// <summary>Why engine tests cannot run here (not root, LXC missing), or null.</summary>
@@ -32,6 +40,18 @@ public sealed class EngineFixture : IAsyncLifetime
 
     /// <summary>The LXC driver.</summary>
     public LxcDriver Lxc { get; private set; } = default!;
+
+    /// <summary>The User-Mode Linux driver (same state folder, bridge and table).</summary>
+    public UmlDriver Uml { get; private set; } = default!;
+
+    /// <summary>Why UML tests cannot run here, or null.</summary>
+    public string? UmlUnavailable { get; private set; }
+
+    /// <summary>The QEMU driver (over the same state folder, bridge and table).</summary>
+    public QemuDriver Qemu { get; private set; } = default!;
+
+    /// <summary>Why QEMU tests cannot run here (QEMU or the guest kernel missing), or null.</summary>
+    public string? QemuUnavailable { get; private set; }
 
     /// <summary>The guest network of the test bridge.</summary>
     public GuestNetwork Network => Lxc.Network;
@@ -41,6 +61,12 @@ public sealed class EngineFixture : IAsyncLifetime
     {
         await SweepEarlierRunsAsync();
         Lxc = new LxcDriver(Options);
+        Uml = new UmlDriver(Options);
+        var uml = await Uml.ProbeAsync(new ProbeOptions());
+        UmlUnavailable = uml.Usable ? null : $"the UML driver cannot run here: {uml.Reason}";
+        Qemu = new QemuDriver(Options);
+        var qemuInfo = await Qemu.ProbeAsync(new ProbeOptions());
+        QemuUnavailable = qemuInfo.Usable ? null : $"the QEMU driver cannot run here: {qemuInfo.Reason}";
         var info = await Lxc.ProbeAsync(new ProbeOptions());
         if (!info.Usable)
         {
@@ -59,11 +85,43 @@ public sealed class EngineFixture : IAsyncLifetime
     /// an nftables table behind. Engine tests never run concurrently on one machine, so whatever an
     /// earlier run left is removed here.
     /// </summary>
-    private async Task SweepEarlierRunsAsync()
+    public static async Task SweepEarlierRunsAsync()
     {
         var runner = ProcessRunner.Instance;
         foreach (var stale in Directory.EnumerateDirectories(Path.GetTempPath(), "vpspanel-engine-test-*"))
         {
+            var umlInstances = Path.Combine(stale, "uml");
+            if (Directory.Exists(umlInstances))
+            {
+                foreach (var dir in Directory.EnumerateDirectories(umlInstances))
+                {
+                    await SweepUmlAsync(Path.GetFileName(dir));
+                }
+            }
+
+            // QEMU guests of a killed run: their pid files name them (checked against /proc, never by name).
+            var vms = Path.Combine(stale, "qemu");
+            foreach (var pidFile in Directory.Exists(vms) ? Directory.EnumerateFiles(vms, "qemu.pid", SearchOption.AllDirectories) : [])
+            {
+                if (int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)
+                    && File.Exists($"/proc/{pid}/cmdline") && File.ReadAllText($"/proc/{pid}/cmdline").Contains(pidFile, StringComparison.Ordinal))
+                {
+                    System.Diagnostics.Process.GetProcessById(pid).Kill();
+                    await Task.Delay(200);
+                }
+            }
+
+            foreach (var cg in Directory.EnumerateDirectories("/sys/fs/cgroup").SelectMany(c => Directory.EnumerateDirectories(c, "vpsqemu.t*")))
+            {
+                try
+                {
+                    Directory.Delete(cg);
+                }
+                catch (IOException)
+                {
+                }
+            }
+
             var instances = Path.Combine(stale, "instances");
             if (Directory.Exists(instances))
             {
@@ -100,6 +158,86 @@ public sealed class EngineFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Kills a UML guest a killed run left (every task of its cgroup) and removes its cgroup and TAP device.</summary>
+    private static async Task SweepUmlAsync(string id)
+    {
+        var name = "vpspanel-uml." + id;
+        foreach (var controller in new[] { "freezer", "pids", "memory", "cpu", "cpuacct" })
+        {
+            var dir = Path.Combine("/sys/fs/cgroup", controller, name);
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            if (controller == "freezer")
+            {
+                await File.WriteAllTextAsync(Path.Combine(dir, "freezer.state"), "THAWED");
+            }
+
+            for (var i = 0; i < 50 && File.ReadAllText(Path.Combine(dir, "tasks")).Trim().Length > 0; i++)
+            {
+                foreach (var task in File.ReadAllLines(Path.Combine(dir, "tasks")))
+                {
+                    await ProcessRunner.Instance.RunAsync("kill", ["-9", task]);
+                }
+
+                await Task.Delay(50);
+            }
+
+            Directory.Delete(dir);
+        }
+
+        await ProcessRunner.Instance.RunAsync("ip", ["link", "del", PortName.For(id)]);
+    }
+
+    /// <summary>Skips the calling test (saying why) when the machine lacks QEMU or its guest kernel.</summary>
+    public void RequireQemu()
+    {
+        RequireEngine();
+        if (QemuUnavailable is not null)
+        {
+            Assert.Skip(QemuUnavailable);
+        }
+    }
+
+    /// <summary>Creates and starts a QEMU guest; the fixture deletes every instance at the end.</summary>
+    public async Task<InstanceSpec> RunningVmAsync(InstanceSpec? spec = null)
+    {
+        spec ??= NewSpec();
+        await Qemu.CreateAsync(new CreateOptions(spec));
+        await Qemu.StartAsync(new StartOptions(spec.Id));
+        return spec;
+    }
+
+    /// <summary>
+    /// Two running QEMU guests A and B shared by the isolation tests (TCG boots cost seconds); the
+    /// tests leave them as they found them, and the fixture deletes them at the end.
+    /// </summary>
+    public Task<(InstanceSpec A, InstanceSpec B)> VmPairAsync() => vmPair ??= CreateVmPairAsync();
+
+    private Task<(InstanceSpec A, InstanceSpec B)>? vmPair;
+
+    private async Task<(InstanceSpec A, InstanceSpec B)> CreateVmPairAsync()
+    {
+        var limits = new InstanceLimits(Vcpus: 1, MemoryBytes: 128L << 20, DiskBytes: 160L << 20, MaxProcesses: 64);
+        var a = NewSpec(hostname: "tenant-a", limits: limits);
+        var b = NewSpec(hostname: "tenant-b", limits: limits);
+        await Qemu.CreateAsync(new CreateOptions(a));
+        await Qemu.CreateAsync(new CreateOptions(b));
+        // Both boot at once: two cores, two TCG guests.
+        await Task.WhenAll(Qemu.StartAsync(new StartOptions(a.Id)), Qemu.StartAsync(new StartOptions(b.Id)));
+        return (a, b);
+    }
+
+    /// <summary>Runs a command in a QEMU guest and returns its trimmed output, failing the test on a non-zero exit.</summary>
+    public async Task<string> VmExecAsync(string id, params string[] command)
+    {
+        var r = await Qemu.ExecAsync(new ExecOptions(id, command));
+        r.ExitCode.ShouldBe(0, $"`{string.Join(' ', command)}` in {id}: {r.StdErr}");
+        return r.StdOut.Trim();
+    }
+
     /// <summary>Skips the calling test (saying why) when the machine lacks what engine tests need.</summary>
     public void RequireEngine()
     {
@@ -107,6 +245,33 @@ public sealed class EngineFixture : IAsyncLifetime
         {
             Assert.Skip(Unavailable);
         }
+    }
+
+    /// <summary>Skips the calling test when UML cannot run here (never in CI, where ./panel test installs it).</summary>
+    public void RequireUml()
+    {
+        RequireEngine();
+        if (UmlUnavailable is not null)
+        {
+            Assert.Skip(UmlUnavailable);
+        }
+    }
+
+    /// <summary>Creates and starts a UML guest.</summary>
+    public async Task<InstanceSpec> RunningUmlAsync(InstanceSpec? spec = null)
+    {
+        spec ??= NewSpec();
+        await Uml.CreateAsync(new CreateOptions(spec));
+        await Uml.StartAsync(new StartOptions(spec.Id));
+        return spec;
+    }
+
+    /// <summary>Runs a command in a UML guest and returns its trimmed output, failing the test on a non-zero exit.</summary>
+    public async Task<string> UmlExecAsync(string id, params string[] command)
+    {
+        var r = await Uml.ExecAsync(new ExecOptions(id, command));
+        r.ExitCode.ShouldBe(0, $"`{string.Join(' ', command)}` in {id}: {r.StdErr}");
+        return r.StdOut.Trim();
     }
 
     /// <summary>Skips the calling test when an image other than busybox was not built on this machine.</summary>
@@ -169,6 +334,34 @@ public sealed class EngineFixture : IAsyncLifetime
             catch (EngineException)
             {
                 // keep cleaning the rest
+            }
+        }
+
+        var qemu = Qemu;
+        foreach (var id in qemu is null ? [] : await qemu.ListAsync(new ListOptions()))
+        {
+            try
+            {
+                await qemu!.DeleteAsync(new DeleteOptions(id, Force: true));
+            }
+            catch (EngineException)
+            {
+                // keep cleaning the rest
+            }
+        }
+
+        if (Uml is not null)
+        {
+            foreach (var id in await Uml.ListAsync(new ListOptions()))
+            {
+                try
+                {
+                    await Uml.DeleteAsync(new DeleteOptions(id, Force: true));
+                }
+                catch (EngineException)
+                {
+                    await SweepUmlAsync(id);
+                }
             }
         }
 

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Panel.Core.Services;
 
@@ -35,6 +36,23 @@ public sealed class PanelFixture : IAsyncLifetime
             await DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Waits until the panel's own node has registered with its address pool (orders need both).</summary>
+    public async Task WaitForNodeAsync()
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            await using var db = Database.CreateContext();
+            if (await db.Nodes.AnyAsync() && await db.IpPools.AnyAsync())
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("the panel's node did not register");
     }
 
     /// <summary>Empties the database and seeds the admin again.</summary>

@@ -40,6 +40,9 @@ public sealed class PanelProcess : IAsyncDisposable
         BaseAddress = baseAddress;
     }
 
+    /// <summary>The engine options the process was given (unless overridden by the caller's environment).</summary>
+    public Panel.Hypervisor.EngineOptions Engine { get; private init; } = new();
+
     /// <summary>Where the panel listens.</summary>
     public Uri BaseAddress { get; }
 
@@ -100,8 +103,17 @@ public sealed class PanelProcess : IAsyncDisposable
         env["PANEL_ADMIN_PASSWORD"] = AdminPassword;
         env["Panel__StaticWebAssetsFromBuild"] = "true";
         env["Panel__Jobs__NodeName"] = "test";
+        // The hosting edge's default ports are fixed; panels of parallel runs would fight over them (HostingTests runs an edge of its own).
+        env["Panel__Edge__Enabled"] = "false";
         env["Panel__Jobs__WorkerCount"] = "2";
         env["Panel__Jobs__HeartbeatSeconds"] = "1";
+        // Its engine is private (state folder, bridge, subnet, nftables table), never a real node's.
+        var engine = EngineFixture.PrivateOptions(Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..6]);
+        env["Panel__Engine__StateDirectory"] = engine.StateDirectory;
+        env["Panel__Engine__ImagesDirectory"] = engine.ImagesDirectory;
+        env["Panel__Engine__BridgeName"] = engine.BridgeName;
+        env["Panel__Engine__BridgeCidr"] = engine.BridgeCidr;
+        env["Panel__Engine__NftTable"] = engine.NftTable;
         foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
             if (value is null)
@@ -115,7 +127,7 @@ public sealed class PanelProcess : IAsyncDisposable
         }
 
         var p = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var panel = new PanelProcess(p, new Uri($"http://127.0.0.1:{listenPort}"));
+        var panel = new PanelProcess(p, new Uri($"http://127.0.0.1:{listenPort}")) { Engine = engine };
         p.OutputDataReceived += (_, e) => panel.Append(e.Data);
         p.ErrorDataReceived += (_, e) => panel.Append(e.Data);
         p.Start();
@@ -171,6 +183,18 @@ public sealed class PanelProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL to the process alone (a crash): whatever it started on its own keeps running.</summary>
+    public async Task KillAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: false);
+            await process.WaitForExitAsync();
+        }
+
+        Live.TryRemove(process.Id, out _);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -189,6 +213,10 @@ public sealed class PanelProcess : IAsyncDisposable
         }
 
         process.Dispose();
+        if (Engine.StateDirectory.Contains("vpspanel-engine-test-", StringComparison.Ordinal))
+        {
+            await NodeHostFixture.RemoveEngineAsync(Engine);
+        }
     }
 
     private async Task WaitUntilServingAsync(TimeSpan timeout)

@@ -51,7 +51,20 @@ public sealed class TestDatabase : IAsyncLifetime
             SchemasToInclude = ["public"],
             TablesToIgnore = ["__ef_migrations_history", "roles", "data_protection_keys"],
         });
-        await respawner.ResetAsync(conn);
+        // The panel under test heartbeats every second (node row, IP pool): a reset can deadlock with
+        // it; PostgreSQL then aborts one side, and the reset simply runs again.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await respawner.ResetAsync(conn);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                await Task.Delay(50 * attempt);
+            }
+        }
     }
 
     /// <summary>A new empty database on the same server (for start-up tests); the caller drops it.</summary>

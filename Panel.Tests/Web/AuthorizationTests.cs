@@ -11,9 +11,16 @@ public sealed class AuthorizationTests(PanelFixture fixture) : PanelTest(fixture
     [InlineData("/")]
     [InlineData("/admin")]
     [InlineData("/admin/settings")]
+    [InlineData("/admin/dunning")]
     [InlineData("/admin/jobs")]
     [InlineData("/account/manage")]
     [InlineData("/account/manage/two-factor")]
+    [InlineData("/billing")]
+    [InlineData("/billing/invoices/1/pdf")]
+    [InlineData("/admin/billing")]
+    [InlineData("/ssh-keys")]
+    [InlineData("/activity")]
+    [InlineData("/servers/1/backups/1/download")]
     public async Task Anonymous_IsSentToSignIn_WithTheReturnUrl(string path)
     {
         using var client = Fixture.App.CreateClient();
@@ -39,8 +46,15 @@ public sealed class AuthorizationTests(PanelFixture fixture) : PanelTest(fixture
     [Theory]
     [InlineData("/admin")]
     [InlineData("/admin/settings")]
+    [InlineData("/admin/dunning")]
     [InlineData("/admin/jobs")]
     [InlineData("/admin/jobs/jobs/succeeded")]
+    [InlineData("/admin/billing")]
+    [InlineData("/admin/plans")]
+    [InlineData("/admin/images")]
+    [InlineData("/admin/ip-pools")]
+    [InlineData("/admin/customers")]
+    [InlineData("/admin/operations")]
     public async Task Customer_IsRefusedAdminPages_With403(string path)
     {
         using var client = await SignedInCustomerAsync();

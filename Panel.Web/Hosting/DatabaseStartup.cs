@@ -50,6 +50,11 @@ public static class DatabaseStartup
                     : $"Created the first admin account: {seeded.Email} with password {seeded.GeneratedPassword} - it is shown only this once.");
             }
 
+            await scope.ServiceProvider.GetRequiredService<CatalogService>().SeedDefaultsAsync(cancellationToken);
+            // The installation-wide billing jobs (metering, invoices, dunning) and the mail outbox on the default queue.
+            Panel.Core.Jobs.Billing.BillingJobs.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>(), options.Billing);
+            Panel.Core.Jobs.Mail.MailOutboxJob.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>(), options.Mail);
+            Panel.Core.Jobs.Hosting.CertificateRenewalJob.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>(), options.Edge);
             return 0;
         }
         catch (InvalidOperationException ex) when (ex.Message.StartsWith("cannot create", StringComparison.Ordinal))

@@ -4,6 +4,9 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Panel.Core.Domain.Accounts;
 using Panel.Web.Components;
 using Panel.Web.Components.Account;
+using Panel.Web.Api;
+using Panel.Web.Consoles;
+using Panel.Web.Downloads;
 using Panel.Web.Health;
 
 namespace Panel.Web.Hosting;
@@ -25,8 +28,28 @@ public static class PanelPipeline
         }
 
         app.UseStatusCodePagesWithReExecute("/error/{0}", createScopeForStatusCodePages: true);
+        // The API answers every error as problem+json, never with the pages' error page, and buffers
+        // its bodies (the idempotency filter hashes them). (Not a UseWhen around the pages' handlers:
+        // a branch has no routing of its own, so their re-execution would find no page.)
+        app.UseWhen(PanelApi.IsApi, api =>
+        {
+            api.Use((context, next) =>
+            {
+                if (context.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
+                {
+                    pages.Enabled = false;
+                }
+
+                context.Request.EnableBuffering();
+                return next(context);
+            });
+            api.UseExceptionHandler();
+            api.UseStatusCodePages();
+        });
         app.UseAuthentication();
         app.UseAuthorization();
+        // After authorization: the API's limiter partitions by the token it authenticated.
+        app.UseRateLimiter();
         app.UseAntiforgery();
 
         app.MapStaticAssets();
@@ -44,7 +67,11 @@ public static class PanelPipeline
             .RequireAuthorization(PanelServiceRegistration.AdminPolicy);
 
         app.MapThemeEndpoint();
+        app.MapBillingEndpoints();
         app.MapAccountEndpoints();
+        app.MapHub<ConsoleHub>(ConsoleHub.Path);
+        app.MapBackupDownloads();
+        app.MapPanelApi();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

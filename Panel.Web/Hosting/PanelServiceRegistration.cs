@@ -8,7 +8,9 @@ using MudBlazor.Services;
 using Panel.Core;
 using Panel.Core.Domain.Accounts;
 using Panel.Core.Persistence;
+using Panel.Web.Api;
 using Panel.Web.Components.Account;
+using Panel.Web.Consoles;
 using Panel.Web.Health;
 
 namespace Panel.Web.Hosting;
@@ -47,9 +49,19 @@ public static class PanelServiceRegistration
         var options = builder.Configuration.GetSection(PanelOptions.Section).Get<PanelOptions>() ?? new PanelOptions();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new PanelConnection(connectionString));
+        if (options.Edge.Enabled)
+        {
+            // The hosting edge: its own Kestrel listeners beside the panel's (Panel:Edge).
+            builder.Services.AddSingleton<Panel.Web.Edge.EdgeServer>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<Panel.Web.Edge.EdgeServer>());
+        }
 
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        builder.Services.AddMudServices();
+        // The web console's hub (its own SignalR connection beside the circuits) and its open sessions.
+        builder.Services.AddSignalR();
+        builder.Services.AddSingleton<ConsoleSessions>();
+        // Snackbars bottom-right: the top-right corner holds a page's action buttons.
+        builder.Services.AddMudServices(c => c.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomRight);
 
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<AuthenticationStateProvider, IdentityRevalidatingAuthenticationStateProvider>();
@@ -73,6 +85,25 @@ public static class PanelServiceRegistration
             o.Cookie.SameSite = SameSiteMode.Lax;
             o.SlidingExpiration = true;
             o.ExpireTimeSpan = TimeSpan.FromHours(12);
+            // A hub (no page to show) answers an anonymous caller with 401, not a redirect to the sign-in page.
+            o.Events.OnRedirectToLogin = ctx =>
+            {
+                if (ctx.Request.Path.StartsWithSegments("/hubs", StringComparison.Ordinal))
+                {
+                    // A plain 401: the error page (status code pages re-execute) is for browsers on pages.
+                    ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    if (ctx.HttpContext.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
+                    {
+                        pages.Enabled = false;
+                    }
+                }
+                else
+                {
+                    ctx.Response.Redirect(ctx.RedirectUri);
+                }
+
+                return Task.CompletedTask;
+            };
             // A signed-in user without the right role gets a plain 403 (rendered by the error page), not a redirect.
             o.Events.OnRedirectToAccessDenied = ctx =>
             {
@@ -87,6 +118,9 @@ public static class PanelServiceRegistration
         builder.Services.AddPanelCore(connectionString, options)
             .AddSignInManager()
             .AddDefaultTokenProviders();
+
+        // The public API: bearer tokens, scope policies, a rate limit per token, the OpenAPI document.
+        builder.AddPanelApi();
 
         builder.Services.AddDataProtection()
             .SetApplicationName("VpsPanel")

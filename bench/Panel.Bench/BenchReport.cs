@@ -67,16 +67,16 @@ public sealed record BenchReport(string Suite, DateTime At, IReadOnlyDictionary<
     {
         ArgumentNullException.ThrowIfNull(w);
         w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench {Suite} - {string.Join(", ", Machine.Select(kv => $"{kv.Key} {kv.Value}"))}"));
-        w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"measurement",-34} {"panel p50",10} {"panel p95",10} {"peer p50",10} {"peer p95",10} {"ratio",7} {"goal",6}  peer"));
+        w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"measurement",-38} {"panel p50",10} {"panel p95",10} {"peer p50",10} {"peer p95",10} {"ratio",7} {"goal",6}  peer"));
         foreach (var r in Rows)
         {
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name + " (" + r.Unit + ")",-34} {r.Panel.Median,10:0.0} {r.Panel.P95,10:0.0} {F(r.Peer?.Median),10} {F(r.Peer?.P95),10} {F(r.Ratio),7} {F(r.Goal),6}  {r.PeerName}{(r.GoalMet == false ? "  (goal missed)" : "")}"));
+                $"{r.Name + " (" + r.Unit + ")",-38} {r.Panel.Median,10:0.0} {r.Panel.P95,10:0.0} {F(r.Peer?.Median),10} {F(r.Peer?.P95),10} {F(r.Ratio),7} {F(r.Goal),6}  {r.PeerName}{(r.GoalMet == false ? "  (goal missed)" : "")}"));
         }
 
         foreach (var (k, v) in Figures)
         {
-            w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{k,-34} {v,10:0.00}"));
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{k,-38} {v,10:0.00}"));
         }
 
         foreach (var n in Notes)

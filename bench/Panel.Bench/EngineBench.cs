@@ -12,6 +12,8 @@ namespace Panel.Bench;
 /// <summary>
 /// The LXC driver beside raw LXC, in one run on one machine: create+start to a running init,
 /// start alone, stop, delete; and density (N idle busybox VPSes: memory and time per VPS).
+/// Then the UML and QEMU drivers beside raw <c>linux</c>, <c>qemu-system-x86_64</c>, <c>qemu-img</c>
+/// and <c>tar</c> (<see cref="VmBench"/>).
 /// The raw peer starts the same busybox rootfs with an equivalent config (same limits, a veth
 /// on the same bridge), without the panel's disk quota, anti-spoofing rules or shaping.
 /// </summary>
@@ -40,6 +42,8 @@ public static class EngineBench
         var raw = new RawLxc(options, runner);
         var rows = new List<BenchRow>();
         var figures = new Dictionary<string, double>();
+        var vmNotes = new List<string>();
+        var vmMachine = new Dictionary<string, string>();
         var n = 0;
         InstanceSpec NewSpec()
         {
@@ -133,6 +137,9 @@ public static class EngineBench
             }
 
             figures["density.delete_ms_per_vps"] = Math.Round(sw2.Elapsed.TotalMilliseconds / started.Count, 1);
+
+            // UML and QEMU beside their raw runtimes, on the same bridge and table.
+            await VmBench.RunAsync(bench, options, suffix, rows, vmNotes, vmMachine);
         }
         finally
         {
@@ -156,10 +163,16 @@ public static class EngineBench
             ["cgroups"] = host.CgroupMode.ToString(),
             ["lxc"] = info.Version ?? "?",
         };
+        foreach (var (k, v) in vmMachine)
+        {
+            machine[k] = v;
+        }
+
         List<string> notes =
         [
             "panel create+start includes what raw LXC does not do: a disk of the plan's size (taken from the pool of pre-formatted disks, refilled in the background between creates), loop and overlay mounts, guest files, nftables anti-spoofing rules, tc shaping and state checks",
             "density memory is host MemAvailable before minus after, divided by the number of VPSes",
+            .. vmNotes,
         ];
         return new BenchReport("engine", DateTime.UtcNow, machine, rows, figures, notes);
     }

@@ -5,7 +5,7 @@ using Panel.Bench;
 // ./panel bench SUITE [--iterations N] [--density N]
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Panel.Bench SUITE [--iterations N] [--density N]   suites: engine");
+    Console.WriteLine("usage: Panel.Bench SUITE [--iterations N] [--density N]   suites: engine, provision, billing, ui");
     return args.Length == 0 ? 2 : 0;
 }
 
@@ -19,8 +19,17 @@ switch (args[0])
     case "engine":
         report = await EngineBench.RunAsync(options);
         break;
+    case "provision":
+        report = await ProvisionBench.RunAsync(options);
+        break;
+    case "billing":
+        report = await BillingBench.RunAsync();
+        break;
+    case "ui":
+        report = await UiBench.RunAsync(options);
+        break;
     default:
-        Console.Error.WriteLine($"error: unknown suite '{args[0]}' (known: engine)");
+        Console.Error.WriteLine($"error: unknown suite '{args[0]}' (known: engine, provision, billing, ui)");
         return 2;
 }
 

@@ -49,11 +49,24 @@ public sealed class Node
     /// <summary>The kernel release of the host.</summary>
     public string Kernel { get; set; } = "";
 
+    /// <summary>The guest network of its bridge in CIDR form (gateway/prefix, e.g. <c>10.250.0.1/24</c>), as reported.</summary>
+    public string GuestNetwork { get; set; } = "";
+
+    /// <summary>The IPv6 guest network of its bridge (gateway/prefix, e.g. <c>fd56:5650:1::1/64</c>), or null when it has none.</summary>
+    public string? GuestNetwork6 { get; set; }
+
+    /// <summary>The images built on it, as reported.</summary>
+    public List<string> Images { get; set; } = [];
+
     /// <summary>The drivers' probe results, as reported at the last heartbeat.</summary>
     public List<NodeDriver> Drivers { get; set; } = [];
 
     /// <summary>Whether the node has reported within <see cref="OfflineAfter"/>.</summary>
     public bool IsOnline(DateTime nowUtc) => nowUtc - LastHeartbeatAt < OfflineAfter;
+
+    /// <summary>Whether a usable driver of <paramref name="approach"/> runs on it.</summary>
+    public bool Supports(Panel.Hypervisor.Instances.VirtualizationKind approach)
+        => Drivers.Any(d => d.Usable && d.Kind == approach.ToString());
 }
 
 /// <summary>One driver's status on a node (stored as JSON with the node).</summary>

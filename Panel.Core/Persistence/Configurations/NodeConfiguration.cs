@@ -14,9 +14,11 @@ internal sealed class NodeConfiguration : IEntityTypeConfiguration<Node>
         builder.HasIndex(n => n.Name).IsUnique();
         builder.Property(n => n.Hostname).HasMaxLength(253);
         builder.Property(n => n.Kernel).HasMaxLength(100);
-        builder.Property(n => n.CpuOvercommit).HasPrecision(6, 2);
-        builder.Property(n => n.MemoryOvercommit).HasPrecision(6, 2);
-        builder.Property(n => n.DiskOvercommit).HasPrecision(6, 2);
+        builder.Property(n => n.CpuOvercommit).HasPrecision(9, 4);
+        builder.Property(n => n.MemoryOvercommit).HasPrecision(9, 4);
+        builder.Property(n => n.DiskOvercommit).HasPrecision(9, 4);
+        builder.Property(n => n.GuestNetwork).HasMaxLength(50);
+        builder.Property(n => n.GuestNetwork6).HasMaxLength(50);
         builder.OwnsMany(n => n.Drivers, d => d.ToJson("drivers"));
     }
 }

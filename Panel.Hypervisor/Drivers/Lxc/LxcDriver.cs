@@ -242,6 +242,7 @@ public sealed class LxcDriver : IInstanceDriver
             }
 
             await shaper.ApplyAsync(PortName.For(update.Id), update.Limits.PortSpeedMbit, false, cancellationToken);
+            await antiSpoof.ApplyAsync(PortName.For(update.Id), spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, update.Limits.PortSpeedMbit, cancellationToken);
         }
     }
 
@@ -433,6 +434,161 @@ public sealed class LxcDriver : IInstanceDriver
         File.Delete(Path.Combine(dir, "snapshots", snapshot.Name + ".created"));
     }
 
+    /// <summary>
+    /// The container's disk: its sparse ext4 file (<c>disk.img</c>, the VPS's own layer over the image). While the
+    /// file is copied the container is frozen (lxc-freeze) and its filesystem frozen on the host (fsfreeze: flushed and
+    /// consistent on disk, as if cleanly unmounted), so a running VPS pauses only for a sparse copy.
+    /// Restoring it needs the same image build on the target node (the manifest records it).
+    /// </summary>
+    public async Task<DiskExport> ExportDisksAsync(ExportDisksOptions export, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(export);
+        using var held = await locks.AcquireAsync(export.Id, cancellationToken);
+        var dir = RequireDir(export.Id);
+        var spec = ReadSpec(dir);
+        var image = images.Get(spec.Image);
+        var disk = new InstanceDisk(dir, runner);
+        var status = await StatusAsync(export.Id, cancellationToken);
+        var frozen = false;
+        var fsFrozen = false;
+        try
+        {
+            if (status == InstanceStatus.Running)
+            {
+                (await Lxc("lxc-freeze", export.Id, [], cancellationToken)).ThrowIfFailed();
+                frozen = true;
+            }
+
+            if (MountTable.IsMounted(disk.DiskMount))
+            {
+                (await runner.RunAsync("fsfreeze", ["-f", disk.DiskMount], null, cancellationToken)).ThrowIfFailed();
+                fsFrozen = true;
+            }
+
+            (await runner.RunAsync("cp", ["--sparse=always", "--", disk.ImageFile, Path.Combine(export.Folder, "disk.img")],
+                new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
+        }
+        finally
+        {
+            if (fsFrozen)
+            {
+                await runner.RunAsync("fsfreeze", ["-u", disk.DiskMount], null, CancellationToken.None);
+            }
+
+            if (frozen)
+            {
+                await Lxc("lxc-unfreeze", export.Id, [], CancellationToken.None);
+            }
+        }
+
+        var consistency = (status, fsFrozen) switch
+        {
+            (InstanceStatus.Running, _) => "frozen: container frozen and its disk's filesystem frozen (flushed) while the disk was copied",
+            (InstanceStatus.Frozen, _) => "frozen: container frozen already, its disk's filesystem frozen (flushed) while the disk was copied",
+            (_, true) => "stopped: its disk's filesystem frozen (flushed) while the disk was copied",
+            _ => "stopped: disk not mounted",
+        };
+        return new DiskExport(spec, image.Manifest.Sha256, ["disk.img"], consistency);
+    }
+
+    /// <summary>
+    /// Takes a <c>disk.img</c> made by <see cref="ExportDisksAsync"/>: replaces the instance's disk (the container is
+    /// killed first when it runs: its disk is replaced) or creates a new instance on it. The image build must be
+    /// the backup's, since the disk holds only the VPS's own layer over it. A larger plan grows the disk.
+    /// </summary>
+    public async Task ImportDisksAsync(ImportDisksOptions import, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(import);
+        if (!import.Files.SequenceEqual(["disk.img"]))
+        {
+            throw new EngineException(EngineErrorCode.CorruptBackup, $"an LXC backup holds disk.img, not {string.Join(", ", import.Files)}", "Archive");
+        }
+
+        var staged = Path.Combine(import.Folder, "disk.img");
+        var size = new FileInfo(staged).Length;
+        using var held = await locks.AcquireAsync(import.Spec.Id, cancellationToken);
+        var spec = import.Replace ? ReadSpec(RequireDir(import.Spec.Id)) : import.Spec;
+        if (!import.Replace)
+        {
+            SpecValidator.Validate(spec, network);
+        }
+
+        var image = images.Get(spec.Image);
+        if (!string.IsNullOrEmpty(import.ImageSha256) && image.Manifest.Sha256 != import.ImageSha256)
+        {
+            throw EngineException.Invalid("Image", $"the backup holds a layer over image '{spec.Image}' build {import.ImageSha256[..12]}; this node has build {image.Manifest.Sha256[..12]}");
+        }
+
+        if (size > spec.Limits.DiskBytes)
+        {
+            throw EngineException.Invalid("Limits.DiskBytes", FormattableString.Invariant($"the backup's disk has {size} bytes; the plan's disk ({spec.Limits.DiskBytes}) cannot be smaller"));
+        }
+
+        var dir = InstanceDir(spec.Id);
+        if (import.Replace)
+        {
+            var wasRunning = await StatusAsync(spec.Id, cancellationToken) != InstanceStatus.Stopped;
+            if (wasRunning)
+            {
+                await StopLockedAsync(spec.Id, TimeSpan.Zero, cancellationToken);
+            }
+
+            var disk = new InstanceDisk(dir, runner);
+            await disk.UnmountAsync(cancellationToken);
+            await PlaceDiskAsync(disk, staged, size, spec.Limits.DiskBytes, cancellationToken);
+            await disk.MountAsync(image.RootFs, cancellationToken);
+            if (wasRunning || import.Start)
+            {
+                await StartLockedAsync(spec.Id, DefaultStartTimeout, cancellationToken);
+            }
+
+            return;
+        }
+
+        await CreateOnDiskLockedAsync(spec, image, import.KeepGuestAccess, disk => PlaceDiskAsync(disk, staged, size, spec.Limits.DiskBytes, cancellationToken), cancellationToken);
+        if (import.Start)
+        {
+            await StartLockedAsync(spec.Id, DefaultStartTimeout, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// A new, stopped container from another's snapshot. The image stays shared (the overlay's lower layer, as for
+    /// every container); the snapshot's own layer is copied into the clone's new quota disk (<c>cp -a --reflink=auto</c>,
+    /// a real copy since it crosses into that disk's filesystem): copy-on-write of the layer itself would need a third
+    /// overlay layer tying the clone to the source's snapshot. The source is never touched.
+    /// </summary>
+    public async Task CloneAsync(CloneOptions clone, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(clone);
+        SpecValidator.ValidateSnapshotName(clone.Snapshot);
+        if (clone.Spec.Id == clone.SourceId)
+        {
+            throw EngineException.Invalid("Id", "a clone needs an id of its own");
+        }
+
+        using var source = await locks.AcquireAsync(clone.SourceId, cancellationToken);
+        var sourceDir = RequireDir(clone.SourceId);
+        var snapshotDir = Path.Combine(sourceDir, "snapshots", clone.Snapshot);
+        if (!Directory.Exists(snapshotDir))
+        {
+            throw new EngineException(EngineErrorCode.NotFound, $"'{clone.SourceId}' has no snapshot '{clone.Snapshot}'", "Snapshot");
+        }
+
+        var spec = clone.Spec with { Image = ReadSpec(sourceDir).Image };
+        SpecValidator.Validate(spec, network);
+        var image = images.Get(spec.Image);
+        using var held = await locks.AcquireAsync(spec.Id, cancellationToken);
+        await CreateOnDiskLockedAsync(spec, image, keepAccess: false, async disk =>
+        {
+            await disk.CreateAsync(spec.Limits.DiskBytes, diskPool, cancellationToken);
+            await disk.MountAsync(image.RootFs, cancellationToken);
+            // The layer goes in underneath the overlay: unmount it (the disk stays), copy, mount again.
+            (await runner.RunAsync("umount", [disk.RootFs], null, cancellationToken)).ThrowIfFailed();
+            (await runner.RunAsync("cp", ["-a", "--reflink=auto", "--", snapshotDir + "/.", disk.Upper], new ProcessRunOptions(TimeSpan.FromMinutes(30)), cancellationToken)).ThrowIfFailed();
+        }, cancellationToken);
+    }
+
     /// <inheritdoc />
     public Task<IReadOnlyList<string>> ListAsync(ListOptions list, CancellationToken cancellationToken = default)
     {
@@ -464,7 +620,7 @@ public sealed class LxcDriver : IInstanceDriver
                 // Re-assert what a host reboot or a crash between steps may have lost.
                 var spec = ReadSpec(InstanceDir(id));
                 await lxcfs.EnsureAsync(cancellationToken);
-                await antiSpoof.ApplyAsync(PortName.For(id), spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+                await antiSpoof.ApplyAsync(PortName.For(id), spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, spec.Limits.PortSpeedMbit, cancellationToken);
                 rulesApplied[id] = true;
                 await shaper.ApplyAsync(PortName.For(id), spec.Limits.PortSpeedMbit, false, cancellationToken);
             }
@@ -483,6 +639,53 @@ public sealed class LxcDriver : IInstanceDriver
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// <summary>
+    /// Creates an instance like <see cref="CreateAsync"/> on a disk that <paramref name="placeDisk"/> provides (a backup's, a clone's):
+    /// mounts it over the image, writes the host name (and access unless kept), spec and config. Nothing is left on failure. Caller holds the lock.
+    /// </summary>
+    private async Task CreateOnDiskLockedAsync(InstanceSpec spec, ImageInfo image, bool keepAccess, Func<InstanceDisk, Task> placeDisk, CancellationToken cancellationToken)
+    {
+        var dir = InstanceDir(spec.Id);
+        if (Directory.Exists(dir))
+        {
+            throw new EngineException(EngineErrorCode.AlreadyExists, $"an instance '{spec.Id}' already exists on this node", "Id");
+        }
+
+        await using var revert = new Reverter();
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        revert.Add("instance folder", () => DeleteTreeAsync(dir, CancellationToken.None));
+        var disk = new InstanceDisk(dir, runner);
+        revert.Add("mounts", () => disk.UnmountAsync(CancellationToken.None));
+        await placeDisk(disk);
+        await disk.MountAsync(image.RootFs, cancellationToken);
+        var files = new GuestFiles(disk.RootFs);
+        GuestAccessWriter.WriteHostname(files, spec.Hostname);
+        if (!keepAccess)
+        {
+            await access.WriteAccessAsync(files, spec.Access, cancellationToken);
+        }
+
+        WriteSpec(dir, spec);
+        WriteConfig(dir, spec, disk);
+        revert.Success();
+    }
+
+    /// <summary>Moves a backup's disk file into place (the disk unmounted), grown to the plan; checked and resized at its next mount.</summary>
+    private static async Task PlaceDiskAsync(InstanceDisk disk, string staged, long size, long plan, CancellationToken cancellationToken)
+    {
+        File.Move(staged, disk.ImageFile + ".restore", overwrite: true);
+        File.SetUnixFileMode(disk.ImageFile + ".restore", UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(disk.ImageFile + ".restore", disk.ImageFile, overwrite: true);
+        if (plan > size)
+        {
+            await disk.GrowAsync(plan, cancellationToken);
+        }
+        else
+        {
+            disk.MarkResizePending(); // e2fsck at the mount: the disk came from elsewhere
+        }
+    }
 
     private async Task StartLockedAsync(string id, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -531,7 +734,7 @@ public sealed class LxcDriver : IInstanceDriver
                 rulesApplied.TryRemove(id, out _);
                 return antiSpoof.RemoveAsync(port, CancellationToken.None);
             });
-            rules = antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, cancellationToken);
+            rules = antiSpoof.ApplyAsync(port, spec.Network.MacAddress.ToLowerInvariant(), spec.Network.IPv4, spec.Network.IPv6, spec.Limits.PortSpeedMbit, cancellationToken);
         }
 
         WriteConfig(dir, spec, disk);

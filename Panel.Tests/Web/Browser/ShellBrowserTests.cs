@@ -33,6 +33,20 @@ public sealed partial class ShellBrowserTests(PanelFixture fixture) : PanelTest(
         await Assertions.Expect(page.GetByTestId("settings-save")).ToBeVisibleAsync();
         await browser.ScreenshotAsync("03-admin-settings");
 
+        // Dunning settings: a termination before the suspension is refused on the page; a good one is saved.
+        await page.GotoAsync("/admin/dunning");
+        await Assertions.Expect(page.Locator("[data-testid=page][data-interactive=true]")).ToBeVisibleAsync();
+        await page.GetByTestId("dunning-terminate").FillAsync("5");
+        await page.GetByTestId("dunning-terminate").PressAsync("Tab");
+        await page.GetByTestId("dunning-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("dunning-error")).ToContainTextAsync("must come after suspension");
+        await page.GetByTestId("dunning-terminate").FillAsync("45");
+        await page.GetByTestId("dunning-terminate").PressAsync("Tab");
+        await page.GetByTestId("dunning-save").ClickAsync();
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync("Dunning settings saved.");
+        await Assertions.Expect(page.GetByTestId("dunning-error")).ToHaveCountAsync(0);
+        await browser.ScreenshotAsync("03b-admin-dunning");
+
         await page.GotoAsync("/admin/jobs");
         await Assertions.Expect(page.Locator("body")).ToContainTextAsync("VpsPanel jobs");
         await browser.ScreenshotAsync("04-admin-jobs");

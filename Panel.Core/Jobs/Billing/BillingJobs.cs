@@ -1,0 +1,97 @@
+using Hangfire;
+using Microsoft.Extensions.Logging;
+using Panel.Core.Services;
+
+namespace Panel.Core.Jobs.Billing;
+
+/// <summary>The billing jobs' schedules: installation-wide recurring jobs on the <c>default</c> queue (any process runs them).</summary>
+public static class BillingJobs
+{
+    /// <summary>Registers (or removes, when a cron is empty) the recurring metering, invoice and dunning jobs.</summary>
+    public static void Register(IRecurringJobManager recurring, BillingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(recurring);
+        ArgumentNullException.ThrowIfNull(options);
+        var utc = new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc };
+        if (string.IsNullOrWhiteSpace(options.MeterCron))
+        {
+            recurring.RemoveIfExists(MeterUsageJob.RecurringId);
+        }
+        else
+        {
+            recurring.AddOrUpdate<MeterUsageJob>(MeterUsageJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.MeterCron, utc);
+        }
+
+        if (string.IsNullOrWhiteSpace(options.InvoiceCron))
+        {
+            recurring.RemoveIfExists(InvoiceJob.RecurringId);
+        }
+        else
+        {
+            recurring.AddOrUpdate<InvoiceJob>(InvoiceJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.InvoiceCron, utc);
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DunningCron))
+        {
+            recurring.RemoveIfExists(DunningJob.RecurringId);
+        }
+        else
+        {
+            recurring.AddOrUpdate<DunningJob>(DunningJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.DunningCron, utc);
+        }
+    }
+}
+
+/// <summary>
+/// Hourly: records every VPS's ended hours (<see cref="UsageMeter"/>). Safe to run late, twice or on two
+/// processes at once: each (VPS, hour) is inserted once.
+/// </summary>
+[AutomaticRetry(Attempts = 3)]
+public sealed class MeterUsageJob(UsageMeter meter, ILogger<MeterUsageJob> logger)
+{
+    /// <summary>The recurring job's id.</summary>
+    public const string RecurringId = "billing-meter";
+
+    /// <summary>One run. Returns the hours recorded.</summary>
+    [JobDisplayName("Meter usage")]
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        var hours = await meter.MeterAsync(cancellationToken);
+        if (hours > 0)
+        {
+            logger.LogInformation("metering: {Hours} VPS-hours recorded", hours);
+        }
+
+        return hours;
+    }
+}
+
+/// <summary>
+/// Hourly: meters, then issues every invoice whose period has ended (<see cref="InvoicingService"/>);
+/// each (customer, period) once, however often, late or concurrently it runs.
+/// </summary>
+[AutomaticRetry(Attempts = 3)]
+public sealed class InvoiceJob(InvoicingService invoicing)
+{
+    /// <summary>The recurring job's id.</summary>
+    public const string RecurringId = "billing-invoices";
+
+    /// <summary>One run.</summary>
+    [JobDisplayName("Issue invoices")]
+    public Task<InvoiceRunReport> RunAsync(CancellationToken cancellationToken) => invoicing.IssueDueAsync(cancellationToken);
+}
+
+/// <summary>
+/// Hourly: reminders, suspensions, terminations and lifted suspensions (<see cref="DunningService"/>);
+/// each step once per invoice, however often, late or concurrently it runs.
+/// </summary>
+[AutomaticRetry(Attempts = 3)]
+public sealed class DunningJob(DunningService dunning)
+{
+    /// <summary>The recurring job's id.</summary>
+    public const string RecurringId = "billing-dunning";
+
+    /// <summary>One run.</summary>
+    [JobDisplayName("Dunning")]
+    public Task<DunningRunReport> RunAsync(CancellationToken cancellationToken) => dunning.RunAsync(cancellationToken);
+}

@@ -1,0 +1,482 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Panel.Core.Domain.Audit;
+using Panel.Core.Domain.Compute;
+using Panel.Core.Domain.Hosting;
+using Panel.Core.Hosting;
+using Panel.Core.Persistence;
+using Panel.Hypervisor.Instances;
+
+namespace Panel.Core.Services;
+
+/// <summary>
+/// Shared web hosting: plans, a tenant's sites and their content. Customers reach only their own sites
+/// (anything else is "not found"), admins all. A tenant's sites run in one container of their own (a VPS
+/// row on an inactive compute plan carrying the hosting plan's limits, provisioned by the usual job when
+/// the first site is added); the edge routes their names to it.
+/// </summary>
+public sealed class HostingService(
+    IDbContextFactory<PanelDbContext> dbFactory,
+    VpsService vpses,
+    EdgeCa ca,
+    HostingRuntime runtime,
+    EdgeSignal signal,
+    AuditLog audit,
+    TimeProvider clock)
+{
+    /// <summary>The image tenant containers run (busybox: its httpd serves the static sites).</summary>
+    public const string RuntimeImage = "busybox";
+
+    /// <summary>The first port a site's web server gets inside the container.</summary>
+    public const int FirstPort = 8001;
+
+    /// <summary>Creates a hosting plan (admins) and the compute plan its containers are provisioned with.</summary>
+    public async Task<int> CreatePlanAsync(Actor actor, HostingPlanRequest request, CancellationToken cancellationToken = default)
+    {
+        Require.Admin(actor);
+        ArgumentNullException.ThrowIfNull(request);
+        var name = (request.Name ?? "").Trim();
+        if (name.Length is 0 or > 100)
+        {
+            throw new PanelRefusedException("Give the plan a name of 1-100 characters.", "Name");
+        }
+
+        if (request.MaxSites is < 1 or > 1000)
+        {
+            throw new PanelRefusedException("A plan allows 1-1000 sites.", "MaxSites");
+        }
+
+        if (request.Vcpus is < 1 or > 64 || request.MemoryBytes < 32L << 20 || request.DiskBytes < 64L << 20 || request.MonthlyBandwidthBytes is < 0)
+        {
+            throw new PanelRefusedException("A plan needs 1-64 CPUs, at least 32 MiB of memory and 64 MiB of disk, and no negative bandwidth.", "Limits");
+        }
+
+        Money.CheckPrice(request.MonthlyPrice, "MonthlyPrice");
+
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        if (await db.HostingPlans.AnyAsync(p => p.Name == name, cancellationToken))
+        {
+            throw new PanelRefusedException($"A hosting plan called {name} exists already.", "Name");
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var compute = new Plan
+        {
+            Name = "Hosting: " + name,
+            Description = "The container of a hosting plan's tenant (not on offer by itself).",
+            Approach = VirtualizationKind.Container,
+            Vcpus = request.Vcpus,
+            MemoryBytes = request.MemoryBytes,
+            DiskBytes = request.DiskBytes,
+            MaxProcesses = 256,
+            MonthlyBandwidthBytes = request.MonthlyBandwidthBytes,
+            Active = false,
+            SortOrder = 1000,
+            CreatedAt = now,
+        };
+        db.Plans.Add(compute);
+        await db.SaveChangesAsync(cancellationToken);
+        var plan = new HostingPlan
+        {
+            Name = name,
+            MaxSites = request.MaxSites,
+            DiskBytes = request.DiskBytes,
+            MonthlyBandwidthBytes = request.MonthlyBandwidthBytes,
+            Vcpus = request.Vcpus,
+            MemoryBytes = request.MemoryBytes,
+            MonthlyPrice = request.MonthlyPrice,
+            ComputePlanId = compute.Id,
+            CreatedAt = now,
+        };
+        db.HostingPlans.Add(plan);
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingPlan, $"hosting_plan:{plan.Id}", name, cancellationToken);
+        return plan.Id;
+    }
+
+    /// <summary>The hosting plans on offer (admins: all).</summary>
+    public async Task<IReadOnlyList<HostingPlanView>> ListPlansAsync(Actor actor, CancellationToken cancellationToken = default)
+    {
+        Require.User(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.HostingPlans.Where(p => p.Active || actor.IsAdmin).OrderBy(p => p.MonthlyPrice).ThenBy(p => p.Id)
+            .Select(p => new HostingPlanView(p.Id, p.Name, p.MaxSites, p.DiskBytes, p.MonthlyBandwidthBytes, p.Vcpus, p.MemoryBytes, p.MonthlyPrice, p.Active))
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds a static site by domain (and aliases). The caller's first site needs a plan and creates their
+    /// space and its container; later sites count against the plan's site limit.
+    /// </summary>
+    public async Task<SiteView> AddSiteAsync(Actor actor, AddSiteRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var ownerId = Require.User(actor);
+        try
+        {
+            return await AddSiteCoreAsync(actor, ownerId, request, cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, null, "add site: " + ex.Message, cancellationToken);
+            throw;
+        }
+    }
+
+    private async Task<SiteView> AddSiteCoreAsync(Actor actor, Guid ownerId, AddSiteRequest request, CancellationToken cancellationToken)
+    {
+        var domain = DomainName.Normalize(request.Domain);
+        var aliases = (request.Aliases ?? []).Select(a => DomainName.Normalize(a, "Aliases")).Distinct(StringComparer.Ordinal).ToList();
+        if (aliases.Contains(domain))
+        {
+            throw new PanelRefusedException($"{domain} is the site's domain; an alias must be another name.", "Aliases");
+        }
+
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var names = aliases.Prepend(domain).ToList();
+        if (await db.SiteDomains.Where(d => names.Contains(d.Name)).Select(d => d.Name).FirstOrDefaultAsync(cancellationToken) is { } taken)
+        {
+            throw Taken(taken);
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var space = await db.HostingSpaces.Include(s => s.Plan).FirstOrDefaultAsync(s => s.OwnerId == ownerId, cancellationToken);
+        if (space is null)
+        {
+            var plan = request.PlanId is { } pid ? await db.HostingPlans.FirstOrDefaultAsync(p => p.Id == pid && (p.Active || actor.IsAdmin), cancellationToken) : null;
+            if (plan is null)
+            {
+                throw new PanelRefusedException("Choose one of the hosting plans on offer for your first site.", "PlanId");
+            }
+
+            space = new HostingSpace { OwnerId = ownerId, PlanId = plan.Id, Plan = plan, CreatedAt = now };
+            db.HostingSpaces.Add(space);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            {
+                throw new PanelRefusedException("Your hosting space is being set up by another request; try again in a moment.");
+            }
+        }
+
+        Site site;
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            // The space row serializes a tenant's concurrent additions: the count and the port are exact.
+            await db.Database.ExecuteSqlAsync($"SELECT id FROM hosting_spaces WHERE id = {space.Id} FOR UPDATE", cancellationToken);
+            var ports = await db.Sites.Where(s => s.SpaceId == space.Id).Select(s => s.Port).ToListAsync(cancellationToken);
+            if (ports.Count >= space.Plan.MaxSites)
+            {
+                throw new PanelRefusedException($"Your plan {space.Plan.Name} allows {space.Plan.MaxSites} site{(space.Plan.MaxSites == 1 ? "" : "s")}; delete one or change the plan to add {domain}.", "Domain");
+            }
+
+            var port = FirstPort;
+            while (ports.Contains(port))
+            {
+                port++;
+            }
+
+            site = new Site { SpaceId = space.Id, Domain = domain, Kind = SiteKind.Static, Port = port, CreatedAt = now };
+            site.Names.AddRange(names.Select(n => new SiteDomain { Name = n, IsPrimary = n == domain }));
+            db.Sites.Add(site);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: var c } && c?.Contains("site_domains", StringComparison.Ordinal) == true)
+            {
+                throw Taken(domain);
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        try
+        {
+            await EnsureContainerAsync(space.Id, cancellationToken);
+        }
+        catch (PanelRefusedException)
+        {
+            // No container can be made (no node with room, no image): the site goes again, nothing changed.
+            await db.Sites.Where(s => s.Id == site.Id).ExecuteDeleteAsync(cancellationToken);
+            throw;
+        }
+
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{site.Id}", "added " + string.Join(", ", names), cancellationToken);
+        await ca.IssueAsync(site.Id, cancellationToken);
+        await TrySyncAsync(space.Id, cancellationToken);
+        signal.Notify();
+        return await GetAsync(actor, site.Id, cancellationToken);
+    }
+
+    /// <summary>Adds another name to a site.</summary>
+    public async Task<SiteView> AddAliasAsync(Actor actor, int siteId, string alias, CancellationToken cancellationToken = default)
+    {
+        var name = DomainName.Normalize(alias, "Alias");
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        if (await db.SiteDomains.AnyAsync(d => d.Name == name, cancellationToken))
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", $"alias {name}: taken", cancellationToken);
+            throw Taken(name);
+        }
+
+        db.SiteDomains.Add(new SiteDomain { SiteId = site.Id, Name = name });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw Taken(name);
+        }
+
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{site.Id}", "alias added: " + name, cancellationToken);
+        await ca.IssueAsync(site.Id, cancellationToken);
+        signal.Notify();
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Removes an alias (never the site's domain).</summary>
+    public async Task<SiteView> RemoveAliasAsync(Actor actor, int siteId, string alias, CancellationToken cancellationToken = default)
+    {
+        var name = DomainName.Normalize(alias, "Alias");
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        var row = await db.SiteDomains.FirstOrDefaultAsync(d => d.SiteId == site.Id && d.Name == name, cancellationToken)
+            ?? throw new PanelRefusedException($"{name} is not an alias of {site.Domain}.", "Alias");
+        if (row.IsPrimary)
+        {
+            throw new PanelRefusedException($"{name} is the site's domain, not an alias; delete the site instead.", "Alias");
+        }
+
+        db.SiteDomains.Remove(row);
+        await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{site.Id}", "alias removed: " + name, cancellationToken);
+        await ca.IssueAsync(site.Id, cancellationToken);
+        signal.Notify();
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Deletes a site: its names, certificate and content (the container stays for the tenant's other sites).</summary>
+    public async Task DeleteSiteAsync(Actor actor, int siteId, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        var spaceId = site.SpaceId;
+        db.Sites.Remove(site);
+        await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{siteId}", "deleted " + site.Domain, cancellationToken);
+        signal.Notify();
+        if (await ContainerAsync(spaceId, cancellationToken) is { } container)
+        {
+            await runtime.RemoveAsync(container.EngineId, siteId, cancellationToken);
+            await TrySyncAsync(spaceId, cancellationToken);
+        }
+    }
+
+    /// <summary>The caller's sites (admins: everyone's), by domain.</summary>
+    public async Task<IReadOnlyList<SiteView>> ListAsync(Actor actor, CancellationToken cancellationToken = default)
+    {
+        Require.User(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await Views(db.Sites.Where(s => actor.IsAdmin || s.Space.OwnerId == actor.UserId).OrderBy(s => s.Domain)).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>One site, if the caller may see it.</summary>
+    public async Task<SiteView> GetAsync(Actor actor, int siteId, CancellationToken cancellationToken = default)
+    {
+        Require.User(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await Views(db.Sites.Where(s => s.Id == siteId && (actor.IsAdmin || s.Space.OwnerId == actor.UserId))).FirstOrDefaultAsync(cancellationToken)
+            ?? throw new PanelNotFoundException($"No site #{siteId}.");
+    }
+
+    /// <summary>
+    /// Replaces a site's content with a zip. The zip is checked whole before anything is written (see
+    /// <see cref="SiteArchive"/>): a refusal leaves the site and everything else as it was.
+    /// </summary>
+    public async Task<SiteView> UploadAsync(Actor actor, int siteId, Stream zip, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        var space = await db.HostingSpaces.Include(s => s.Plan).FirstAsync(s => s.Id == site.SpaceId, cancellationToken);
+        var otherSites = await db.Sites.Where(s => s.SpaceId == space.Id && s.Id != site.Id).SumAsync(s => s.ContentBytes, cancellationToken);
+        SiteArchive.Checked content;
+        try
+        {
+            content = SiteArchive.Check(zip, Math.Max(0, space.Plan.DiskBytes - otherSites - (16L << 20)));
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "upload: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        var container = await ContainerAsync(space.Id, cancellationToken)
+            ?? throw new PanelRefusedException($"The server for your websites is still being set up; upload {site.Domain}'s content again in a moment.");
+        await runtime.DeployAsync(container.EngineId, site.Id, content.Tar, cancellationToken);
+        site.ContentBytes = content.Bytes;
+        await db.SaveChangesAsync(cancellationToken);
+        await TrySyncAsync(space.Id, cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"{content.Files} files, {content.Bytes} bytes", cancellationToken);
+        signal.Notify();
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Suspends a site (admins; billing later): the edge answers with the suspension page.</summary>
+    public Task SuspendAsync(Actor actor, int siteId, string reason, CancellationToken cancellationToken = default)
+        => ChangeStatusAsync(actor, siteId, s => s.Suspend(string.IsNullOrWhiteSpace(reason) ? "suspended by an administrator" : reason.Trim()), "suspended", cancellationToken);
+
+    /// <summary>Serves a suspended site again (admins).</summary>
+    public Task UnsuspendAsync(Actor actor, int siteId, CancellationToken cancellationToken = default)
+        => ChangeStatusAsync(actor, siteId, s => s.Unsuspend(), "unsuspended", cancellationToken);
+
+    /// <summary>The panel CA's certificate (PEM): what clients trust to verify the sites' certificates.</summary>
+    public Task<string> CaCertificatePemAsync(CancellationToken cancellationToken = default) => ca.CaCertificatePemAsync(cancellationToken);
+
+    /// <summary>Reissues the certificates expiring within 30 days (and missing ones); returns how many.</summary>
+    public async Task<int> RenewCertificatesAsync(CancellationToken cancellationToken = default)
+    {
+        var due = await ca.DueForRenewalAsync(cancellationToken);
+        foreach (var id in due)
+        {
+            await ca.IssueAsync(id, cancellationToken);
+        }
+
+        if (due.Count > 0)
+        {
+            signal.Notify();
+        }
+
+        return due.Count;
+    }
+
+    private async Task ChangeStatusAsync(Actor actor, int siteId, Action<Site> change, string what, CancellationToken cancellationToken)
+    {
+        Require.Admin(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == siteId, cancellationToken) ?? throw new PanelNotFoundException($"No site #{siteId}.");
+        try
+        {
+            change(site);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new PanelRefusedException(ex.Message);
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{siteId}", what, cancellationToken);
+        signal.Notify();
+    }
+
+    /// <summary>Provisions the space's container when it has none (or its last one failed or was deleted).</summary>
+    private async Task EnsureContainerAsync(int spaceId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var space = await db.HostingSpaces.Include(s => s.Plan).Include(s => s.Vps).FirstAsync(s => s.Id == spaceId, cancellationToken);
+        if (space.Vps is { } v && v.Status is not (VpsStatus.Deleted or VpsStatus.Deleting) && v.NodeId is not null)
+        {
+            return;
+        }
+
+        var imageId = await db.Images.Where(i => i.Name == RuntimeImage).Select(i => (int?)i.Id).FirstOrDefaultAsync(cancellationToken)
+            ?? throw new PanelRefusedException($"The {RuntimeImage} image is not installed, so no website can be served yet.");
+        var accepted = await vpses.CreateAsync(Actor.System, new CreateVpsRequest(
+            space.Plan.ComputePlanId, imageId, "hosting-" + space.Id.ToString(CultureInfo.InvariantCulture), null, [], space.OwnerId), cancellationToken);
+        space.VpsId = accepted.VpsId;
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>The space's running container, or null while it is not running.</summary>
+    private async Task<Vps?> ContainerAsync(int spaceId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var vpsId = await db.HostingSpaces.Where(s => s.Id == spaceId).Select(s => s.VpsId).FirstOrDefaultAsync(cancellationToken);
+        var vps = vpsId is null ? null : await db.Vpses.Include(v => v.Node).AsNoTracking().FirstOrDefaultAsync(v => v.Id == vpsId, cancellationToken);
+        if (vps is null || vps.Status != VpsStatus.Running)
+        {
+            return null;
+        }
+
+        runtime.RequireLocal(vps.Node?.Name);
+        return vps;
+    }
+
+    /// <summary>Restarts the container's web servers for the space's sites, when it runs (boot runs the same script).</summary>
+    private async Task TrySyncAsync(int spaceId, CancellationToken cancellationToken)
+    {
+        if (await ContainerAsync(spaceId, cancellationToken) is not { } container)
+        {
+            return;
+        }
+
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var sites = await db.Sites.Where(s => s.SpaceId == spaceId).OrderBy(s => s.Id).Select(s => new { s.Id, s.Port }).ToListAsync(cancellationToken);
+        await runtime.SyncAsync(container.EngineId, [.. sites.Select(s => (s.Id, s.Port))], cancellationToken);
+    }
+
+    private static async Task<Site> OwnedAsync(PanelDbContext db, Actor actor, int siteId, CancellationToken cancellationToken)
+    {
+        Require.User(actor);
+        return await db.Sites.FirstOrDefaultAsync(s => s.Id == siteId && (actor.IsAdmin || s.Space.OwnerId == actor.UserId), cancellationToken)
+            ?? throw new PanelNotFoundException($"No site #{siteId}.");
+    }
+
+    private static PanelRefusedException Taken(string name)
+        => new($"{name} is already in use by a website; a domain can belong to one account only.", "Domain");
+
+    private static IQueryable<SiteView> Views(IQueryable<Site> q) => q.Select(s => new SiteView(
+        s.Id, s.Domain, s.Names.Where(n => !n.IsPrimary).OrderBy(n => n.Name).Select(n => n.Name).ToList(), s.Kind, s.Status, s.StatusReason,
+        s.Port, s.ContentBytes, s.Space.OwnerId, s.Space.Plan.Name, s.Space.Vps == null ? null : s.Space.Vps.Status, s.CreatedAt));
+}
+
+/// <summary>A new hosting plan.</summary>
+/// <param name="Name">Display name.</param>
+/// <param name="MaxSites">Sites allowed.</param>
+/// <param name="DiskBytes">Disk of the tenant container (quota over all sites).</param>
+/// <param name="MonthlyBandwidthBytes">Traffic allowance per month, or null.</param>
+/// <param name="Vcpus">CPUs of the container.</param>
+/// <param name="MemoryBytes">Memory of the container.</param>
+/// <param name="MonthlyPrice">Monthly price.</param>
+public sealed record HostingPlanRequest(string Name, int MaxSites, long DiskBytes, long? MonthlyBandwidthBytes, int Vcpus, long MemoryBytes, decimal MonthlyPrice);
+
+/// <summary>A hosting plan on offer.</summary>
+/// <param name="Id">Id.</param>
+/// <param name="Name">Name.</param>
+/// <param name="MaxSites">Sites allowed.</param>
+/// <param name="DiskBytes">Disk.</param>
+/// <param name="MonthlyBandwidthBytes">Traffic allowance.</param>
+/// <param name="Vcpus">CPUs.</param>
+/// <param name="MemoryBytes">Memory.</param>
+/// <param name="MonthlyPrice">Price.</param>
+/// <param name="Active">On offer.</param>
+public sealed record HostingPlanView(int Id, string Name, int MaxSites, long DiskBytes, long? MonthlyBandwidthBytes, int Vcpus, long MemoryBytes, decimal MonthlyPrice, bool Active);
+
+/// <summary>A request to add a site.</summary>
+/// <param name="Domain">Its domain (Unicode or punycode).</param>
+/// <param name="Aliases">Other names it answers to.</param>
+/// <param name="PlanId">The hosting plan, needed for the caller's first site.</param>
+public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliases = null, int? PlanId = null);
+
+/// <summary>A site as its owner (or an admin) sees it.</summary>
+/// <param name="Id">Id.</param>
+/// <param name="Domain">Primary domain.</param>
+/// <param name="Aliases">Aliases.</param>
+/// <param name="Kind">How it is served.</param>
+/// <param name="Status">Active or suspended.</param>
+/// <param name="StatusReason">Why suspended.</param>
+/// <param name="Port">Its web server's port inside the container.</param>
+/// <param name="ContentBytes">Bytes of content.</param>
+/// <param name="OwnerId">The tenant.</param>
+/// <param name="PlanName">The tenant's hosting plan.</param>
+/// <param name="ContainerStatus">The tenant container's status, or null before it exists.</param>
+/// <param name="CreatedAt">When added.</param>
+public sealed record SiteView(int Id, string Domain, IReadOnlyList<string> Aliases, SiteKind Kind, SiteStatus Status, string? StatusReason,
+    int Port, long ContentBytes, Guid OwnerId, string PlanName, VpsStatus? ContainerStatus, DateTime CreatedAt);

@@ -1,0 +1,359 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Panel.Core;
+using Panel.Core.Hosting;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Model;
+
+namespace Panel.Web.Edge;
+
+/// <summary>
+/// The hosting edge: a YARP reverse proxy on its own Kestrel listeners (<c>Panel:Edge:HttpUrl</c> and
+/// <c>HttpsUrl</c>) inside the panel process. One route per site matches its names (Host header; SNI picks
+/// its certificate on HTTPS) and forwards to its web server in the tenant's container on the bridge.
+/// Routes are reloaded from the database when a site changes (<see cref="EdgeSignal"/>) and every
+/// <c>ReloadSeconds</c>, through YARP's in-memory provider (<c>Update</c>: requests in flight finish on
+/// the old config, nothing is dropped). Unknown hosts get a 404 page, suspended sites a 503 page; every
+/// request's bytes are counted per site (flushed to <c>site_traffic</c>) and each site has a token bucket.
+/// </summary>
+public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, PanelOptions options, TimeProvider clock, ILogger<EdgeServer> logger) : IHostedService, IAsyncDisposable
+{
+    private readonly SemaphoreSlim reloadLock = new(1, 1);
+    private readonly ConcurrentDictionary<int, TokenBucketRateLimiter> limiters = new();
+    private readonly ConcurrentDictionary<int, SiteCounter> counters = new();
+    private readonly CancellationTokenSource stopping = new();
+    private WebApplication? app;
+    private InMemoryConfigProvider? provider;
+    private Dictionary<string, X509Certificate2> certificates = new(StringComparer.OrdinalIgnoreCase);
+    private X509Certificate2? fallback;
+    private Task? background;
+
+    /// <summary>Where it listens for HTTP once started.</summary>
+    public Uri? HttpAddress { get; private set; }
+
+    /// <summary>Where it listens for HTTPS once started, or null.</summary>
+    public Uri? HttpsAddress { get; private set; }
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var edge = options.Edge;
+        var http = Endpoint(edge.HttpUrl);
+        var https = string.IsNullOrWhiteSpace(edge.HttpsUrl) ? null : Endpoint(edge.HttpsUrl);
+        fallback = FallbackCertificate();
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Panel.Edge", ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Configuration.Sources.Clear(); // not the panel's urls or settings: the edge listens where it is told
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Listen(http);
+            if (https is not null)
+            {
+                k.Listen(https, l => l.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificateSelector = (_, name) => SelectCertificate(name) }));
+            }
+        });
+        builder.Services.AddSingleton<IHostLifetime, HostedLifetime>(); // the panel's host owns Ctrl-C and SIGTERM
+        builder.Services.AddReverseProxy().LoadFromMemory([], []);
+        app = builder.Build();
+        provider = app.Services.GetRequiredService<InMemoryConfigProvider>();
+        app.MapReverseProxy(proxy => proxy.Use(SiteGateAsync));
+        app.MapFallback(context => PageAsync(context, StatusCodes.Status404NotFound, "No website here",
+            "This address does not belong to any website hosted on this server."));
+
+        await ReloadAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            // A port in use must not take the panel down: say so and serve the panel without its edge.
+            logger.LogError("edge: cannot listen on {Http} / {Https}: {Message}; websites are not served", edge.HttpUrl, edge.HttpsUrl, ex.Message);
+            await app.DisposeAsync();
+            app = null;
+            return;
+        }
+
+        HttpAddress = new Uri($"http://{http}");
+        HttpsAddress = https is null ? null : new Uri($"https://{https}");
+        signal.Changed += OnChanged;
+        background = Task.Run(() => BackgroundAsync(stopping.Token), CancellationToken.None);
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        signal.Changed -= OnChanged;
+        await stopping.CancelAsync();
+        if (background is not null)
+        {
+            await background;
+        }
+
+        if (app is not null)
+        {
+            await app.StopAsync(cancellationToken);
+        }
+
+        await FlushAsync(CancellationToken.None);
+    }
+
+    /// <summary>Reads the sites again and swaps the proxy's routes and the certificates.</summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken = default)
+    {
+        await reloadLock.WaitAsync(cancellationToken);
+        try
+        {
+            var sites = await directory.LoadAsync(cancellationToken);
+            var routes = new List<RouteConfig>();
+            var clusters = new List<ClusterConfig>();
+            var certs = new Dictionary<string, X509Certificate2>(StringComparer.OrdinalIgnoreCase);
+            foreach (var site in sites.Where(s => s.Names.Count > 0))
+            {
+                var id = site.SiteId.ToString(CultureInfo.InvariantCulture);
+                var state = site.Suspended ? "suspended" : site.Destination is null ? "unavailable" : "active";
+                routes.Add(new RouteConfig
+                {
+                    RouteId = "site-" + id,
+                    ClusterId = "site-" + id,
+                    Match = new RouteMatch { Hosts = [.. site.Names], Path = "{**rest}" },
+                    Metadata = new Dictionary<string, string> { ["site"] = id, ["state"] = state },
+                });
+                clusters.Add(new ClusterConfig
+                {
+                    ClusterId = "site-" + id,
+                    Destinations = site.Destination is null
+                        ? new Dictionary<string, DestinationConfig>()
+                        : new Dictionary<string, DestinationConfig> { ["web"] = new() { Address = site.Destination } },
+                });
+                if (site.CertificatePem is not null && site.KeyPem is not null)
+                {
+                    var cert = X509Certificate2.CreateFromPem(site.CertificatePem, site.KeyPem);
+                    foreach (var name in site.Names)
+                    {
+                        certs[name] = cert;
+                    }
+                }
+            }
+
+            provider!.Update(routes, clusters);
+            var old = certificates;
+            certificates = certs;
+            foreach (var cert in old.Values.Distinct())
+            {
+                // Handshakes in flight may still hold the old one: let the GC finalize it instead of disposing it under them.
+                GC.KeepAlive(cert);
+            }
+
+            var known = sites.Select(s => s.SiteId).ToHashSet();
+            foreach (var id in limiters.Keys.Where(k => !known.Contains(k)))
+            {
+                if (limiters.TryRemove(id, out var limiter))
+                {
+                    limiter.Dispose();
+                }
+            }
+        }
+        finally
+        {
+            reloadLock.Release();
+        }
+    }
+
+    /// <summary>Writes the bytes counted since the last flush into <c>site_traffic</c>.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var batch = new Dictionary<int, (long, long, long)>();
+        foreach (var (id, counter) in counters)
+        {
+            var taken = counter.Take();
+            if (taken.Requests > 0)
+            {
+                batch[id] = taken;
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await directory.AddTrafficAsync(DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), batch, cancellationToken);
+        }
+    }
+
+    private X509Certificate2? SelectCertificate(string? name)
+        => name is not null && certificates.TryGetValue(name, out var cert) ? cert : fallback;
+
+    private async Task SiteGateAsync(HttpContext context, Func<Task> next)
+    {
+        var route = context.GetReverseProxyFeature().Route.Config;
+        var siteId = int.Parse(route.Metadata!["site"], CultureInfo.InvariantCulture);
+        var counter = counters.GetOrAdd(siteId, _ => new SiteCounter());
+        var requestBody = new CountingStream(context.Request.Body);
+        var responseBody = new CountingStream(context.Response.Body);
+        context.Request.Body = requestBody;
+        context.Response.Body = responseBody;
+        try
+        {
+            var limiter = limiters.GetOrAdd(siteId, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = Math.Max(1, options.Edge.Burst),
+                TokensPerPeriod = Math.Max(1, options.Edge.RequestsPerSecond),
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+            using var lease = limiter.AttemptAcquire();
+            if (!lease.IsAcquired)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await PageAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests", "This website receives more requests than it may at the moment; try again in a second.");
+                return;
+            }
+
+            switch (route.Metadata["state"])
+            {
+                case "suspended":
+                    await PageAsync(context, StatusCodes.Status503ServiceUnavailable, "Website suspended", "This website is suspended. If it is yours, see your hosting account.");
+                    return;
+                case "unavailable":
+                    await PageAsync(context, StatusCodes.Status502BadGateway, "Website not available yet", "This website's server is being set up or is not running.");
+                    return;
+                default:
+                    await next();
+                    return;
+            }
+        }
+        finally
+        {
+            counter.Add(HeaderBytes(context.Request) + requestBody.Bytes, HeaderBytes(context.Response) + responseBody.Bytes);
+        }
+    }
+
+    private static long HeaderBytes(HttpRequest r)
+        => r.Method.Length + r.Path.Value?.Length + r.QueryString.Value?.Length + r.Protocol.Length + 4 + r.Headers.Sum(h => h.Key.Length + h.Value.ToString().Length + 4) ?? 0;
+
+    private static long HeaderBytes(HttpResponse r) => 17 + r.Headers.Sum(h => h.Key.Length + h.Value.ToString().Length + 4);
+
+    private static Task PageAsync(HttpContext context, int status, string title, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        var html = $"<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>"
+            + $"<body style=\"font-family:sans-serif;margin:4em\"><h1>{title}</h1><p>{text}</p></body></html>\n";
+        return context.Response.WriteAsync(html);
+    }
+
+    private void OnChanged() => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await ReloadAsync(stopping.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("edge: reloading the routes failed: {Message}", ex.Message);
+        }
+    });
+
+    private async Task BackgroundAsync(CancellationToken cancellationToken)
+    {
+        var reloadEvery = TimeSpan.FromSeconds(Math.Max(1, options.Edge.ReloadSeconds));
+        var flushEvery = TimeSpan.FromSeconds(10);
+        var lastReload = clock.GetUtcNow();
+        using var timer = new PeriodicTimer(flushEvery, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    await FlushAsync(cancellationToken);
+                    if (clock.GetUtcNow() - lastReload >= reloadEvery)
+                    {
+                        lastReload = clock.GetUtcNow();
+                        await ReloadAsync(cancellationToken);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogWarning("edge: background pass failed: {Message}", ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    private static IPEndPoint Endpoint(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
+        {
+            throw new InvalidOperationException($"Panel:Edge: '{url}' is not a URL with an IP address and port, e.g. http://127.0.0.1:8080");
+        }
+
+        return new IPEndPoint(ip, uri.Port);
+    }
+
+    /// <summary>A self-signed certificate for names no site has, so the handshake completes and the 404 page shows.</summary>
+    private static X509Certificate2 FallbackCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=unknown.invalid", key, HashAlgorithmName.SHA256);
+        var now = DateTimeOffset.UtcNow;
+        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(1));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (app is not null)
+        {
+            await app.DisposeAsync();
+        }
+
+        foreach (var limiter in limiters.Values)
+        {
+            limiter.Dispose();
+        }
+
+        fallback?.Dispose();
+        stopping.Dispose();
+        reloadLock.Dispose();
+    }
+
+    /// <summary>A lifetime that hooks no signals: the edge stops when the panel's host stops it.</summary>
+    private sealed class HostedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    private sealed class SiteCounter
+    {
+        private long requests;
+        private long bytesIn;
+        private long bytesOut;
+
+        public void Add(long inBytes, long outBytes)
+        {
+            Interlocked.Increment(ref requests);
+            Interlocked.Add(ref bytesIn, inBytes);
+            Interlocked.Add(ref bytesOut, outBytes);
+        }
+
+        public (long Requests, long In, long Out) Take()
+            => (Interlocked.Exchange(ref requests, 0), Interlocked.Exchange(ref bytesIn, 0), Interlocked.Exchange(ref bytesOut, 0));
+    }
+}
