@@ -206,7 +206,17 @@ public sealed class EngineFixture : IAsyncLifetime
     {
         spec ??= NewSpec();
         await Qemu.CreateAsync(new CreateOptions(spec));
-        await Qemu.StartAsync(new StartOptions(spec.Id));
+        try
+        {
+            await Qemu.StartAsync(new StartOptions(spec.Id));
+        }
+        catch
+        {
+            // A guest that did not come up is not left behind for the next test to trip over.
+            await Qemu.DeleteAsync(new DeleteOptions(spec.Id, Force: true));
+            throw;
+        }
+
         return spec;
     }
 
@@ -262,7 +272,17 @@ public sealed class EngineFixture : IAsyncLifetime
     {
         spec ??= NewSpec();
         await Uml.CreateAsync(new CreateOptions(spec));
-        await Uml.StartAsync(new StartOptions(spec.Id));
+        try
+        {
+            await Uml.StartAsync(new StartOptions(spec.Id));
+        }
+        catch
+        {
+            // A guest that did not come up is not left behind for the next test to trip over.
+            await Uml.DeleteAsync(new DeleteOptions(spec.Id, Force: true));
+            throw;
+        }
+
         return spec;
     }
 

@@ -41,7 +41,9 @@ public sealed class QemuDriver : IInstanceDriver
         "while [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"";
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-    private static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(60);
+    // A kernel-based guest's boot (a Debian guest: about 25 s on an idle two-core node) runs much
+    // longer on a busy node; the wait ends as soon as the guest is up, this only bounds a failure.
+    private static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(180);
     private static readonly TimeSpan DefaultGrace = TimeSpan.FromSeconds(15);
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> BaseGates = new(StringComparer.Ordinal);
 

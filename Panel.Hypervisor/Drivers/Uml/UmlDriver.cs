@@ -32,7 +32,9 @@ public sealed class UmlDriver : IInstanceDriver
 
     private const uint FirstUid = 0x4000_0000;
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-    private static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(60);
+    // A kernel-based guest's boot (a Debian guest: about 25 s on an idle two-core node) runs much
+    // longer on a busy node; the wait ends as soon as the guest is up, this only bounds a failure.
+    private static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(180);
     private static readonly TimeSpan DefaultGrace = TimeSpan.FromSeconds(15);
     private static readonly string[] Tools = ["cgexec", "setpriv", "setsid", "uml_mkcow", "uml_moo"];
     private static readonly string[] ToolDirs = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
