@@ -11,12 +11,13 @@ namespace Panel.Hypervisor.Backups;
 /// beside it in <c>sha256sum</c>'s format. Written under a temporary name and renamed when
 /// complete. Reading verifies everything before anyone acts on it: the archive's checksum, its
 /// member list (plain files with plain names, nothing else), the manifest, and every disk's size
-/// and sha256; any mismatch is a <see cref="EngineErrorCode.CorruptBackup"/> error.
+/// and content hash (<see cref="DiskHash"/>; format 1 archives: the plain sha256 of the whole
+/// disk); any mismatch is a <see cref="EngineErrorCode.CorruptBackup"/> error.
 /// </summary>
 public sealed partial class BackupArchive(IProcessRunner runner)
 {
     /// <summary>The archive format this engine writes and reads.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     /// <summary>The manifest's name inside the archive.</summary>
     public const string ManifestName = "manifest.json";
@@ -111,9 +112,9 @@ public sealed partial class BackupArchive(IProcessRunner runner)
 
         var manifest = BackupManifest.TryParse(await File.ReadAllTextAsync(Path.Combine(folder, ManifestName), cancellationToken))
             ?? throw Corrupt(name, $"its {ManifestName} is not a backup manifest");
-        if (manifest.FormatVersion != FormatVersion)
+        if (manifest.FormatVersion is < 1 or > FormatVersion)
         {
-            throw Corrupt(name, $"it has format version {manifest.FormatVersion}; this engine reads version {FormatVersion}");
+            throw Corrupt(name, $"it has format version {manifest.FormatVersion}; this engine reads versions 1 to {FormatVersion}");
         }
 
         if (manifest.Disks.Count == 0 || manifest.Disks.Select(d => d.Name).Order(StringComparer.Ordinal).SequenceEqual(members.Skip(1).Order(StringComparer.Ordinal)) is false)
@@ -130,7 +131,8 @@ public sealed partial class BackupArchive(IProcessRunner runner)
                 throw Corrupt(name, string.Create(CultureInfo.InvariantCulture, $"disk {disk.Name} has {size} bytes, the manifest says {disk.SizeBytes}"));
             }
 
-            if (await Sha256Async(file, cancellationToken) != disk.Sha256)
+            var hash = manifest.FormatVersion == 1 ? await Sha256Async(file, cancellationToken) : await DiskHash.ComputeAsync(file, cancellationToken);
+            if (hash != disk.Sha256)
             {
                 throw Corrupt(name, $"disk {disk.Name} does not match its sha256 in the manifest");
             }

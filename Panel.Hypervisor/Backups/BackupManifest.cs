@@ -11,7 +11,7 @@ namespace Panel.Hypervisor.Backups;
 /// <param name="Image">The image name.</param>
 /// <param name="ImageSha256">The image build the disks belong to, or empty when the disks need no image.</param>
 /// <param name="Spec">The instance's spec, without password or password hash.</param>
-/// <param name="Disks">The disk files in the archive with their sizes and sha256.</param>
+/// <param name="Disks">The disk files in the archive with their sizes and content hashes.</param>
 /// <param name="Consistency">How the driver made the copy consistent (frozen, stopped).</param>
 /// <param name="CreatedAt">When the backup was taken (UTC).</param>
 public sealed record BackupManifest(
@@ -48,7 +48,7 @@ public sealed record BackupManifest(
 /// <summary>One disk file of a backup.</summary>
 /// <param name="Name">The file name inside the archive (and in the driver's export folder).</param>
 /// <param name="SizeBytes">Its apparent size.</param>
-/// <param name="Sha256">sha256 of its whole content (holes read as zeros).</param>
+/// <param name="Sha256">Its content hash: format 2, <see cref="DiskHash"/> (sha256 over the sha256 of each 1 MiB block); format 1, the sha256 of its whole content (holes read as zeros).</param>
 public sealed record BackupDisk(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("sizeBytes")] long SizeBytes,

@@ -30,7 +30,7 @@ public sealed record RestoreOptions(string Archive, InstanceSpec? AsNew = null, 
 
 /// <summary>
 /// Backups for every driver, designed once: the driver exports its disks into a staging folder
-/// (<see cref="IInstanceDriver.ExportDisksAsync"/>), this class checksums them, writes the
+/// (<see cref="IInstanceDriver.ExportDisksAsync"/>), this class hashes them (<see cref="DiskHash"/>), writes the
 /// manifest and the archive (<see cref="BackupArchive"/>); restore verifies the whole archive
 /// into a staging folder first and only then lets the driver take the disks
 /// (<see cref="IInstanceDriver.ImportDisksAsync"/>). Staging lives under the state folder so
@@ -62,7 +62,7 @@ public sealed class InstanceBackups(EngineOptions options, DriverRegistry driver
                 }
 
                 var path = Path.Combine(staging, file);
-                disks.Add(new BackupDisk(file, new FileInfo(path).Length, await BackupArchive.Sha256Async(path, cancellationToken)));
+                disks.Add(new BackupDisk(file, new FileInfo(path).Length, await DiskHash.ComputeAsync(path, cancellationToken)));
             }
 
             var created = DateTime.UtcNow;

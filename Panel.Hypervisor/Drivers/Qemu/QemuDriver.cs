@@ -241,7 +241,7 @@ public sealed class QemuDriver : IInstanceDriver
         // Also what a half-finished delete left: the port's rules, the cgroup, a TAP.
         await antiSpoof.RemoveAsync(PortName.For(delete.Id), cancellationToken);
         rulesApplied.TryRemove(delete.Id, out _);
-        new QemuCgroup(delete.Id, host.CgroupMode).Remove();
+        await new QemuCgroup(delete.Id, host.CgroupMode).RemoveAsync(cancellationToken);
         if (Directory.Exists(paths.Directory))
         {
             Directory.Delete(paths.Directory, recursive: true);

@@ -428,7 +428,7 @@ public sealed class QemuBackupTests(EngineFixture fixture) : BackupContractTests
                 var disk = Path.Combine(folder, "disk.qcow2");
                 (await runner.RunAsync("qemu-img", [.. args.Select(a => a == "DISK" ? disk : a)], null, Ct)).ThrowIfFailed();
                 var manifest = new BackupManifest(BackupArchive.FormatVersion, spec.Id, "qemu", spec.Image, "", spec,
-                    [new BackupDisk("disk.qcow2", new FileInfo(disk).Length, await BackupArchive.Sha256Async(disk, Ct))], "stopped", DateTime.UtcNow);
+                    [new BackupDisk("disk.qcow2", new FileInfo(disk).Length, await DiskHash.ComputeAsync(disk, Ct))], "stopped", DateTime.UtcNow);
                 var archive = Path.Combine(Folder, spec.Id + BackupArchive.Extension);
                 Directory.CreateDirectory(Folder);
                 archives.Add(archive);
