@@ -74,6 +74,9 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddScoped<OperationDispatcher>();
         services.AddScoped<UsageMeter>();
         services.AddScoped<BillingService>();
+        // Card payments: a provider's adapter registers the one IPaymentGateway; none by default.
+        services.AddScoped<PaymentService>();
+        services.AddScoped<Jobs.Billing.PaymentRetryJob>();
         services.AddScoped<ApiTokenService>();
         services.AddScoped<InvoicingService>();
         services.AddScoped<TaxService>();

@@ -79,6 +79,9 @@ public sealed class PanelDbContext(DbContextOptions<PanelDbContext> options)
     /// <summary>Customers' append-only ledgers.</summary>
     public DbSet<Panel.Core.Domain.Billing.LedgerEntry> LedgerEntries => Set<Panel.Core.Domain.Billing.LedgerEntry>();
 
+    /// <summary>Charges of invoices through the payment gateway.</summary>
+    public DbSet<Panel.Core.Domain.Billing.PaymentAttempt> PaymentAttempts => Set<Panel.Core.Domain.Billing.PaymentAttempt>();
+
     /// <summary>Mail waiting to be sent (and sent mail).</summary>
     public DbSet<Panel.Core.Domain.Mail.OutboxMail> MailOutbox => Set<Panel.Core.Domain.Mail.OutboxMail>();
 

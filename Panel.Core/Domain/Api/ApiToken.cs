@@ -77,11 +77,14 @@ public static class ApiScopes
     /// <summary>Read invoices and the balance.</summary>
     public const string BillingRead = "billing:read";
 
+    /// <summary>Pay invoices (through the payment gateway, or from credit).</summary>
+    public const string BillingWrite = "billing:write";
+
     /// <summary>The provisioning module (admin tokens only): create, suspend, unsuspend, terminate, change plan, usage by service id.</summary>
     public const string Provisioning = "provisioning";
 
     /// <summary>Every scope, in display order.</summary>
-    public static IReadOnlyList<string> All { get; } = [ServersRead, ServersWrite, BillingRead, Provisioning];
+    public static IReadOnlyList<string> All { get; } = [ServersRead, ServersWrite, BillingRead, BillingWrite, Provisioning];
 
     /// <summary>Scopes only admin tokens may carry.</summary>
     public static IReadOnlyList<string> AdminOnly { get; } = [Provisioning];

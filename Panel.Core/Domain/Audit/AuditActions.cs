@@ -60,6 +60,9 @@ public static class AuditActions
     /// <summary>An admin recorded a payment for an invoice.</summary>
     public const string PaymentRecorded = "billing.payment";
 
+    /// <summary>A charge through the payment gateway succeeded, was declined, or its outcome is not known yet.</summary>
+    public const string GatewayCharge = "billing.gateway_charge";
+
     /// <summary>An invoice was issued.</summary>
     public const string InvoiceIssued = "billing.invoice_issued";
 

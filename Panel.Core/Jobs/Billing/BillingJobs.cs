@@ -39,6 +39,9 @@ public static class BillingJobs
         {
             recurring.AddOrUpdate<DunningJob>(DunningJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.DunningCron, utc);
         }
+
+        // Gateway charges whose outcome was not learned are repeated (same key) every few minutes; a no-op without a gateway.
+        recurring.AddOrUpdate<PaymentRetryJob>(PaymentRetryJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), "*/5 * * * *", utc);
     }
 }
 
@@ -94,4 +97,15 @@ public sealed class DunningJob(DunningService dunning)
     /// <summary>One run.</summary>
     [JobDisplayName("Dunning")]
     public Task<DunningRunReport> RunAsync(CancellationToken cancellationToken) => dunning.RunAsync(cancellationToken);
+}
+
+/// <summary>Every 5 minutes: completes gateway charges whose outcome is not known yet (<see cref="PaymentService.RetryPendingAsync"/>).</summary>
+[AutomaticRetry(Attempts = 0)]
+public sealed class PaymentRetryJob(PaymentService payments)
+{
+    /// <summary>The recurring job's id.</summary>
+    public const string RecurringId = "billing-payment-retry";
+
+    /// <summary>Runs it.</summary>
+    public Task<int> RunAsync(CancellationToken cancellationToken) => payments.RetryPendingAsync(cancellationToken);
 }

@@ -172,3 +172,26 @@ internal sealed class CreditNoteCounterConfiguration : IEntityTypeConfiguration<
         builder.Property(c => c.Year).ValueGeneratedNever();
     }
 }
+
+internal sealed class PaymentAttemptConfiguration : IEntityTypeConfiguration<PaymentAttempt>
+{
+    public void Configure(EntityTypeBuilder<PaymentAttempt> builder)
+    {
+        builder.ToTable("payment_attempts", t => t.HasCheckConstraint("ck_payment_attempts_amount", "amount > 0"));
+        builder.Property(p => p.Gateway).HasMaxLength(64);
+        builder.Property(p => p.IdempotencyKey).HasMaxLength(256);
+        builder.HasIndex(p => p.IdempotencyKey).IsUnique();
+        builder.Property(p => p.Amount).HasPrecision(18, 2);
+        builder.Property(p => p.Currency).HasMaxLength(3);
+        builder.Property(p => p.Status).HasConversion<string>().HasMaxLength(16);
+        builder.Property(p => p.Reference).HasMaxLength(256);
+        builder.Property(p => p.Message).HasMaxLength(500);
+        builder.Property(p => p.ActorName).HasMaxLength(256);
+        // One charge in flight per invoice: a second "pay" joins the pending one.
+        builder.HasIndex(p => p.InvoiceId).IsUnique().HasFilter("status = 'Pending'").HasDatabaseName("ix_payment_attempts_pending_invoice");
+        builder.HasIndex(p => new { p.Status, p.CreatedAt });
+        builder.HasIndex(p => p.CustomerId);
+        builder.HasOne<Invoice>().WithMany().HasForeignKey(p => p.InvoiceId).OnDelete(DeleteBehavior.Restrict);
+        builder.HasOne<PanelUser>().WithMany().HasForeignKey(p => p.CustomerId).OnDelete(DeleteBehavior.Restrict);
+    }
+}

@@ -36,6 +36,9 @@ public sealed class BillingFixture : IAsyncLifetime
     /// <summary>The clock every service sees.</summary>
     public ManualClock Clock { get; } = new(new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
 
+    /// <summary>The payment provider the services charge (a stand-in that keeps its charges by idempotency key, as real providers do).</summary>
+    public ProviderStandIn Gateway { get; } = new();
+
     /// <summary>Panel.Core's services.</summary>
     public ServiceProvider Services { get; private set; } = default!;
 
@@ -43,7 +46,13 @@ public sealed class BillingFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await Database.InitializeAsync();
-        Services = CoreServices.Build(Database.ConnectionString, s => s.AddSingleton<TimeProvider>(Clock));
+        Services = CoreServices.Build(Database.ConnectionString, s =>
+        {
+            s.AddSingleton<TimeProvider>(Clock);
+            // The payment provider is the seam: no real one is reachable from here.
+            s.AddSingleton(Gateway);
+            s.AddSingleton<Panel.Core.Billing.IPaymentGateway>(Gateway);
+        });
     }
 
     /// <inheritdoc />

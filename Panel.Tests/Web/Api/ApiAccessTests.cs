@@ -52,6 +52,7 @@ public sealed class ApiAccessTests(PanelFixture fixture) : ApiTest(fixture)
         ("GET", "/api/v1/operations/{id}", Refusal.NotFound),
         ("GET", "/api/v1/invoices", Refusal.OwnList),
         ("GET", "/api/v1/invoices/{id}", Refusal.NotFound),
+        ("POST", "/api/v1/invoices/{id}/pay", Refusal.NotFound),
         ("GET", "/api/v1/balance", Refusal.OwnList),
         ("POST", "/api/v1/provisioning/services", Refusal.Forbidden),
         ("GET", "/api/v1/provisioning/services/{serviceId}", Refusal.Forbidden),

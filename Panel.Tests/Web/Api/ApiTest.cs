@@ -16,7 +16,7 @@ public abstract class ApiTest(PanelFixture fixture) : PanelTest(fixture)
     protected static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>The customer scopes.</summary>
-    protected static readonly string[] CustomerScopes = [ApiScopes.ServersRead, ApiScopes.ServersWrite, ApiScopes.BillingRead];
+    protected static readonly string[] CustomerScopes = [ApiScopes.ServersRead, ApiScopes.ServersWrite, ApiScopes.BillingRead, ApiScopes.BillingWrite];
 
     /// <summary>A new customer.</summary>
     protected async Task<Actor> CustomerAsync(string prefix = "customer")
