@@ -24,6 +24,7 @@ public sealed class HostingService(
     EdgeSignal signal,
     SiteAccessLog accessLog,
     EdgeStatus edgeStatus,
+    SiteFiles files,
     AuditLog audit,
     TimeProvider clock)
 {
@@ -400,6 +401,95 @@ public sealed class HostingService(
         await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"{content.Files} files, {content.Bytes} bytes", cancellationToken);
         signal.Notify();
         return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>The largest single file the file manager takes.</summary>
+    public const long MaxFileBytes = 64L << 20;
+
+    /// <summary>The files and folders in a folder of a site (its file manager; the owner or an admin).</summary>
+    public async Task<IReadOnlyList<SiteFileEntry>> FilesAsync(Actor actor, int siteId, string? path, CancellationToken cancellationToken = default)
+    {
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        return await files.ListAsync(container.EngineId, site.Id, path ?? "", cancellationToken);
+    }
+
+    /// <summary>Writes one file into a folder of a site (replacing a file of that name), within the plan's disk.</summary>
+    public async Task<SiteView> WriteFileAsync(Actor actor, int siteId, string? folder, string name, Stream content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        try
+        {
+            var path = SiteFiles.CheckPath(folder, "Folder");
+            var fileName = SiteFiles.CheckName(name);
+            using var buffer = new MemoryStream();
+            await content.CopyToAsync(buffer, cancellationToken);
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var plan = await db.HostingSpaces.Where(s => s.Id == site.SpaceId).Select(s => s.Plan).FirstAsync(cancellationToken);
+            var others = await db.Sites.Where(s => s.SpaceId == site.SpaceId && s.Id != site.Id).SumAsync(s => s.ContentBytes, cancellationToken);
+            var left = plan.DiskBytes - others - (16L << 20) - site.ContentBytes;
+            if (buffer.Length > MaxFileBytes || buffer.Length > left)
+            {
+                throw new PanelRefusedException($"{fileName} is {buffer.Length} bytes: more than {(buffer.Length > MaxFileBytes ? "the file manager takes (64 MiB; upload a zip)" : "your plan's disk has left")}.", "Content");
+            }
+
+            var total = await files.WriteAsync(container.EngineId, site.Id, path, fileName, buffer.ToArray(), cancellationToken);
+            await db.Sites.Where(s => s.Id == site.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.ContentBytes, total), cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"file written: /{(path.Length == 0 ? "" : path + "/")}{fileName} ({buffer.Length} bytes)", cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "write file: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        await TrySyncAsync(site.SpaceId, cancellationToken); // the site's first file may make its folder: its web server serves it
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Deletes a file or a folder (with what it holds) of a site.</summary>
+    public async Task<SiteView> DeleteFileAsync(Actor actor, int siteId, string path, CancellationToken cancellationToken = default)
+    {
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        try
+        {
+            var total = await files.DeleteAsync(container.EngineId, site.Id, path, cancellationToken);
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await db.Sites.Where(s => s.Id == site.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.ContentBytes, total), cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", "deleted /" + SiteFiles.CheckPath(path), cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "delete file: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Renames a file or folder of a site within its folder.</summary>
+    public async Task RenameFileAsync(Actor actor, int siteId, string path, string newName, CancellationToken cancellationToken = default)
+    {
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        try
+        {
+            await files.RenameAsync(container.EngineId, site.Id, path, newName, cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"renamed /{SiteFiles.CheckPath(path)} to {newName.Trim()}", cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "rename file: " + ex.Message, cancellationToken);
+            throw;
+        }
+    }
+
+    private async Task<(Site Site, Vps Container)> FileTargetAsync(Actor actor, int siteId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        var container = await ContainerAsync(site.SpaceId, cancellationToken)
+            ?? throw new PanelRefusedException($"The server for your websites is not running, so {site.Domain}'s files cannot be reached right now.");
+        return (site, container);
     }
 
     /// <summary>Suspends a site (admins; billing later): the edge answers with the suspension page.</summary>
