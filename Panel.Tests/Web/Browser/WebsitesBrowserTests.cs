@@ -93,6 +93,16 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         (await HostingTests.CurlAsync("www.shop.example.test", Fixture.App.EdgeHttpPort, "/about/")).ShouldBe((200, "about us"));
         await Assertions.Expect(page.Locator("[data-testid=access-row][data-status='200'][data-path='/about/']")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByTestId("access-row")).ToHaveCountAsync(2);
+
+        // The file manager: the zip's files, a folder opened, one more file uploaded into it and served.
+        await page.GetByTestId("files-load").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(2);
+        await page.GetByTestId("file-folder").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("files-path")).ToContainTextAsync("about");
+        await Assertions.Expect(page.Locator("[data-testid=file-row][data-name='index.html']")).ToHaveCountAsync(1);
+        await page.GetByTestId("file-upload").SetInputFilesAsync(new FilePayload { Name = "team.html", MimeType = "text/html", Buffer = "the team"u8.ToArray() });
+        await Assertions.Expect(page.Locator("[data-testid=file-row][data-name='team.html']")).ToBeVisibleAsync();
+        (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/about/team.html")).ShouldBe((200, "the team"));
         await browser.ScreenshotAsync("30-website-detail");
 
         // Listed with its alias and state.

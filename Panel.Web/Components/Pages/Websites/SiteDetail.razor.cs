@@ -28,6 +28,11 @@ public sealed partial class SiteDetail : IAsyncDisposable
     private bool uploading;
     private bool notFound;
     private bool started;
+    private string folder = "";
+    private IReadOnlyList<SiteFileEntry>? entries;
+    private string? filesError;
+    private string? renaming;
+    private string? newName;
 
     /// <summary>The site's id (from the address).</summary>
     [Parameter]
@@ -105,6 +110,10 @@ public sealed partial class SiteDetail : IAsyncDisposable
             buffer.Position = 0;
             site = await Hosting.UploadAsync(actor, Id, buffer);
             Snackbar.Add($"{e.File.Name} is live on {site.Domain}", Severity.Success);
+            if (entries is not null)
+            {
+                await OpenAsync(folder);
+            }
         }
         catch (PanelRefusedException ex)
         {
@@ -117,6 +126,84 @@ public sealed partial class SiteDetail : IAsyncDisposable
         finally
         {
             uploading = false;
+        }
+    }
+
+    private IEnumerable<(string Name, string Path)> Crumbs()
+    {
+        var parts = folder.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            yield return (parts[i], string.Join('/', parts.Take(i + 1)));
+        }
+    }
+
+    private async Task OpenAsync(string path)
+    {
+        filesError = null;
+        renaming = null;
+        try
+        {
+            entries = await Hosting.FilesAsync(actor, Id, path);
+            folder = path;
+        }
+        catch (PanelRefusedException ex)
+        {
+            filesError = ex.Message;
+        }
+    }
+
+    private async Task UploadFileAsync(InputFileChangeEventArgs e)
+    {
+        filesError = null;
+        if (e.File.Size > HostingService.MaxFileBytes)
+        {
+            filesError = $"{e.File.Name} is {Format.Traffic(e.File.Size)}; the file manager takes files up to {Format.Traffic(HostingService.MaxFileBytes)} (upload a zip for more).";
+            return;
+        }
+
+        try
+        {
+            await using var input = e.File.OpenReadStream(HostingService.MaxFileBytes);
+            site = await Hosting.WriteFileAsync(actor, Id, folder, e.File.Name, input);
+            Snackbar.Add($"{e.File.Name} saved", Severity.Success);
+            await OpenAsync(folder);
+        }
+        catch (PanelRefusedException ex)
+        {
+            filesError = ex.Message;
+        }
+    }
+
+    private async Task RenameAsync(SiteFileEntry entry)
+    {
+        filesError = null;
+        try
+        {
+            await Hosting.RenameFileAsync(actor, Id, entry.Path, newName ?? "");
+            await OpenAsync(folder);
+        }
+        catch (PanelRefusedException ex)
+        {
+            filesError = ex.Message;
+        }
+    }
+
+    private async Task DeleteFileAsync(SiteFileEntry entry)
+    {
+        if (await Dialogs.ShowMessageBoxAsync($"Delete {entry.Name}?", entry.IsFolder ? "The folder and everything in it are removed for good." : "The file is removed for good.", yesText: "Delete", cancelText: "Cancel") != true)
+        {
+            return;
+        }
+
+        try
+        {
+            site = await Hosting.DeleteFileAsync(actor, Id, entry.Path);
+            await OpenAsync(folder);
+        }
+        catch (PanelRefusedException ex)
+        {
+            filesError = ex.Message;
         }
     }
 
