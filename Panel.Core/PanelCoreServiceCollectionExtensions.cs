@@ -93,6 +93,9 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddSingleton<Hosting.EdgeCa>();
         services.AddSingleton<Hosting.EdgeDirectory>();
         services.AddSingleton<Hosting.HostingRuntime>();
+        services.AddSingleton<Hosting.SiteAccessLog>();
+        services.AddSingleton<Hosting.SiteFiles>();
+        services.AddSingleton<Hosting.EdgeStatus>();
         services.AddScoped<HostingService>();
         services.AddScoped<Jobs.Hosting.CertificateRenewalJob>();
 

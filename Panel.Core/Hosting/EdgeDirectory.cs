@@ -8,7 +8,7 @@ namespace Panel.Core.Hosting;
 /// <summary>A site as the edge routes it.</summary>
 /// <param name="SiteId">The site.</param>
 /// <param name="Names">Its domain and aliases.</param>
-/// <param name="Suspended">Whether the edge answers with the suspension page.</param>
+/// <param name="Suspended">Whether the edge answers with the suspension page: the site is suspended, or its tenant's container is (billing's dunning suspends every server of an unpaid account, this one too).</param>
 /// <param name="Destination">Where its web server listens (<c>http://IP:PORT/</c>), or null while its container has no address or is not running.</param>
 /// <param name="CertificatePem">Its certificate (PEM), or null before one is issued.</param>
 /// <param name="KeyPem">Its private key (PEM).</param>
@@ -28,26 +28,28 @@ public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory)
             s.Status,
             Names = s.Names.OrderByDescending(n => n.IsPrimary).ThenBy(n => n.Name).Select(n => n.Name).ToList(),
             Running = s.Space.Vps != null && s.Space.Vps.Status == VpsStatus.Running,
+            ContainerSuspended = s.Space.Vps != null && s.Space.Vps.Status == VpsStatus.Suspended,
             Address = s.Space.Vps == null ? null : s.Space.Vps.Addresses.Where(a => a.Pool.Family == 4).Select(a => a.Address).FirstOrDefault(),
             Cert = db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => new { c.CertificatePem, c.KeyPem }).FirstOrDefault(),
         }).ToListAsync(cancellationToken);
         return [.. rows.Select(r => new EdgeSite(
-            r.Id, r.Names, r.Status == SiteStatus.Suspended,
+            r.Id, r.Names, r.Status == SiteStatus.Suspended || r.ContainerSuspended,
             r.Running && r.Address is not null ? $"http://{r.Address}:{r.Port}/" : null,
             r.Cert?.CertificatePem, r.Cert?.KeyPem))];
     }
 
-    /// <summary>Adds counted bytes to each site's row of the day (sites deleted meanwhile are skipped).</summary>
-    public async Task AddTrafficAsync(DateOnly day, IReadOnlyDictionary<int, (long Requests, long In, long Out)> counts, CancellationToken cancellationToken = default)
+    /// <summary>Adds counted bytes to each site's row of the hour (sites deleted meanwhile are skipped).</summary>
+    public async Task AddTrafficAsync(DateTime hourStart, IReadOnlyDictionary<int, (long Requests, long In, long Out)> counts, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(counts);
+        var hour = new DateTime(hourStart.Year, hourStart.Month, hourStart.Day, hourStart.Hour, 0, 0, DateTimeKind.Utc);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         foreach (var (siteId, c) in counts)
         {
             await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO site_traffic (site_id, day, requests, request_bytes, response_bytes)
-                SELECT {siteId}, {day}, {c.Requests}, {c.In}, {c.Out} WHERE EXISTS (SELECT 1 FROM sites WHERE id = {siteId})
-                ON CONFLICT (site_id, day) DO UPDATE SET requests = site_traffic.requests + EXCLUDED.requests,
+                INSERT INTO site_traffic (site_id, hour_start, requests, request_bytes, response_bytes)
+                SELECT {siteId}, {hour}, {c.Requests}, {c.In}, {c.Out} WHERE EXISTS (SELECT 1 FROM sites WHERE id = {siteId})
+                ON CONFLICT (site_id, hour_start) DO UPDATE SET requests = site_traffic.requests + EXCLUDED.requests,
                     request_bytes = site_traffic.request_bytes + EXCLUDED.request_bytes,
                     response_bytes = site_traffic.response_bytes + EXCLUDED.response_bytes
                 """, cancellationToken);

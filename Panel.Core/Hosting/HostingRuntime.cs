@@ -44,6 +44,12 @@ public sealed class HostingRuntime(DriverRegistry drivers, PanelOptions options)
             script.Append(CultureInfo.InvariantCulture, $"mkdir -p {folder} && httpd -p {port} -h {folder}\n");
         }
 
+        // httpd forks away before it listens: wait (up to 2 s each) until every port listens, so the edge's next request finds it.
+        foreach (var (_, port) in sites)
+        {
+            script.Append(CultureInfo.InvariantCulture, $"n=0; while ! grep -qE ':{port:X4} [0:]+:0000 0A' /proc/net/tcp /proc/net/tcp6 2>/dev/null && [ $n -lt 100 ]; do usleep 20000; n=$((n+1)); done\n");
+        }
+
         script.Append("exit 0\n");
         const string install = $"""
             set -e

@@ -22,6 +22,9 @@ public sealed class HostingService(
     EdgeCa ca,
     HostingRuntime runtime,
     EdgeSignal signal,
+    SiteAccessLog accessLog,
+    EdgeStatus edgeStatus,
+    SiteFiles files,
     AuditLog audit,
     TimeProvider clock)
 {
@@ -285,7 +288,7 @@ public sealed class HostingService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await Views(db.Sites.Where(s => actor.IsAdmin || s.Space.OwnerId == actor.UserId).OrderBy(s => s.Domain)).ToListAsync(cancellationToken);
+        return await Views(db, db.Sites.Where(s => actor.IsAdmin || s.Space.OwnerId == actor.UserId).OrderBy(s => s.Domain)).ToListAsync(cancellationToken);
     }
 
     /// <summary>One site, if the caller may see it.</summary>
@@ -293,8 +296,79 @@ public sealed class HostingService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await Views(db.Sites.Where(s => s.Id == siteId && (actor.IsAdmin || s.Space.OwnerId == actor.UserId))).FirstOrDefaultAsync(cancellationToken)
+        return await Views(db, db.Sites.Where(s => s.Id == siteId && (actor.IsAdmin || s.Space.OwnerId == actor.UserId))).FirstOrDefaultAsync(cancellationToken)
             ?? throw new PanelNotFoundException($"No site #{siteId}.");
+    }
+
+    /// <summary>
+    /// The caller's hosting space - their plan and the container (the "hosting runtime") that serves their sites -,
+    /// or null before their first site. The container is read-only here: it is not one of the caller's servers.
+    /// </summary>
+    public async Task<HostingSpaceView?> SpaceAsync(Actor actor, CancellationToken cancellationToken = default)
+    {
+        var ownerId = Require.User(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.HostingSpaces.Where(s => s.OwnerId == ownerId).Select(s => new HostingSpaceView(
+            s.Id, s.Plan.Name, s.Plan.MaxSites, s.Sites.Count, s.Plan.DiskBytes, s.Sites.Sum(x => x.ContentBytes), s.Plan.Vcpus, s.Plan.MemoryBytes,
+            s.Plan.MonthlyBandwidthBytes, s.Vps == null ? null : s.Vps.Status, s.Vps == null ? null : s.Vps.StatusReason)).FirstOrDefaultAsync(cancellationToken);
+    }
+
+    /// <summary>Every tenant's sites (admins), paged in the database; <see cref="SiteQuery.Search"/> matches any name of a site or its owner's email.</summary>
+    public async Task<(int Total, IReadOnlyList<SiteView> Rows)> SearchAsync(Actor actor, SiteQuery query, CancellationToken cancellationToken = default)
+    {
+        Require.Admin(actor);
+        ArgumentNullException.ThrowIfNull(query);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var sites = db.Sites.AsQueryable();
+        if (!string.IsNullOrWhiteSpace(query.Search))
+        {
+            var pattern = "%" + AuditLog.EscapeLike(query.Search.Trim()) + "%";
+            sites = sites.Where(s => s.Names.Any(n => EF.Functions.ILike(n.Name, pattern))
+                                     || db.Users.Any(u => u.Id == s.Space.OwnerId && u.Email != null && EF.Functions.ILike(u.Email, pattern)));
+        }
+
+        if (query.Status is { } status)
+        {
+            sites = sites.Where(s => s.Status == status);
+        }
+
+        var total = await sites.CountAsync(cancellationToken);
+        var rows = await Views(db, sites.OrderBy(s => s.Domain).ThenBy(s => s.Id).Skip(Math.Max(0, query.Skip)).Take(Math.Clamp(query.Take, 1, 200))).ToListAsync(cancellationToken);
+        return (total, rows);
+    }
+
+    /// <summary>A site's recent requests at the edge of this process, newest first (the owner or an admin).</summary>
+    public async Task<IReadOnlyList<SiteRequest>> AccessLogAsync(Actor actor, int siteId, int take = 100, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        return accessLog.Recent(site.Id, take);
+    }
+
+    /// <summary>A site's bytes per UTC hour over the last <paramref name="hours"/> hours, the current one included, oldest first; hours without traffic are zeros.</summary>
+    public async Task<IReadOnlyList<SiteTrafficPoint>> BandwidthAsync(Actor actor, int siteId, int hours = 48, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var last = new DateTime(now.Year, now.Month, now.Day, now.Hour, 0, 0, DateTimeKind.Utc);
+        var first = last.AddHours(1 - Math.Clamp(hours, 1, 24 * 62));
+        var rows = await db.SiteTraffic.AsNoTracking().Where(t => t.SiteId == site.Id && t.HourStart >= first)
+            .ToDictionaryAsync(t => t.HourStart, cancellationToken);
+        var points = new List<SiteTrafficPoint>();
+        for (var h = first; h <= last; h = h.AddHours(1))
+        {
+            points.Add(rows.TryGetValue(h, out var t) ? new SiteTrafficPoint(h, t.Requests, t.RequestBytes, t.ResponseBytes) : new SiteTrafficPoint(h, 0, 0, 0));
+        }
+
+        return points;
+    }
+
+    /// <summary>The edge's health: where it listens, routes and certificates loaded, the last reload (admins).</summary>
+    public EdgeHealth EdgeHealth(Actor actor)
+    {
+        Require.Admin(actor);
+        return edgeStatus.Current;
     }
 
     /// <summary>
@@ -327,6 +401,95 @@ public sealed class HostingService(
         await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"{content.Files} files, {content.Bytes} bytes", cancellationToken);
         signal.Notify();
         return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>The largest single file the file manager takes.</summary>
+    public const long MaxFileBytes = 64L << 20;
+
+    /// <summary>The files and folders in a folder of a site (its file manager; the owner or an admin).</summary>
+    public async Task<IReadOnlyList<SiteFileEntry>> FilesAsync(Actor actor, int siteId, string? path, CancellationToken cancellationToken = default)
+    {
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        return await files.ListAsync(container.EngineId, site.Id, path ?? "", cancellationToken);
+    }
+
+    /// <summary>Writes one file into a folder of a site (replacing a file of that name), within the plan's disk.</summary>
+    public async Task<SiteView> WriteFileAsync(Actor actor, int siteId, string? folder, string name, Stream content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        try
+        {
+            var path = SiteFiles.CheckPath(folder, "Folder");
+            var fileName = SiteFiles.CheckName(name);
+            using var buffer = new MemoryStream();
+            await content.CopyToAsync(buffer, cancellationToken);
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var plan = await db.HostingSpaces.Where(s => s.Id == site.SpaceId).Select(s => s.Plan).FirstAsync(cancellationToken);
+            var others = await db.Sites.Where(s => s.SpaceId == site.SpaceId && s.Id != site.Id).SumAsync(s => s.ContentBytes, cancellationToken);
+            var left = plan.DiskBytes - others - (16L << 20) - site.ContentBytes;
+            if (buffer.Length > MaxFileBytes || buffer.Length > left)
+            {
+                throw new PanelRefusedException($"{fileName} is {buffer.Length} bytes: more than {(buffer.Length > MaxFileBytes ? "the file manager takes (64 MiB; upload a zip)" : "your plan's disk has left")}.", "Content");
+            }
+
+            var total = await files.WriteAsync(container.EngineId, site.Id, path, fileName, buffer.ToArray(), cancellationToken);
+            await db.Sites.Where(s => s.Id == site.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.ContentBytes, total), cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"file written: /{(path.Length == 0 ? "" : path + "/")}{fileName} ({buffer.Length} bytes)", cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "write file: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        await TrySyncAsync(site.SpaceId, cancellationToken); // the site's first file may make its folder: its web server serves it
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Deletes a file or a folder (with what it holds) of a site.</summary>
+    public async Task<SiteView> DeleteFileAsync(Actor actor, int siteId, string path, CancellationToken cancellationToken = default)
+    {
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        try
+        {
+            var total = await files.DeleteAsync(container.EngineId, site.Id, path, cancellationToken);
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await db.Sites.Where(s => s.Id == site.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.ContentBytes, total), cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", "deleted /" + SiteFiles.CheckPath(path), cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "delete file: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>Renames a file or folder of a site within its folder.</summary>
+    public async Task RenameFileAsync(Actor actor, int siteId, string path, string newName, CancellationToken cancellationToken = default)
+    {
+        var (site, container) = await FileTargetAsync(actor, siteId, cancellationToken);
+        try
+        {
+            await files.RenameAsync(container.EngineId, site.Id, path, newName, cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"renamed /{SiteFiles.CheckPath(path)} to {newName.Trim()}", cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "rename file: " + ex.Message, cancellationToken);
+            throw;
+        }
+    }
+
+    private async Task<(Site Site, Vps Container)> FileTargetAsync(Actor actor, int siteId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        var container = await ContainerAsync(site.SpaceId, cancellationToken)
+            ?? throw new PanelRefusedException($"The server for your websites is not running, so {site.Domain}'s files cannot be reached right now.");
+        return (site, container);
     }
 
     /// <summary>Suspends a site (admins; billing later): the edge answers with the suspension page.</summary>
@@ -432,9 +595,18 @@ public sealed class HostingService(
     private static PanelRefusedException Taken(string name)
         => new($"{name} is already in use by a website; a domain can belong to one account only.", "Domain");
 
-    private static IQueryable<SiteView> Views(IQueryable<Site> q) => q.Select(s => new SiteView(
-        s.Id, s.Domain, s.Names.Where(n => !n.IsPrimary).OrderBy(n => n.Name).Select(n => n.Name).ToList(), s.Kind, s.Status, s.StatusReason,
-        s.Port, s.ContentBytes, s.Space.OwnerId, s.Space.Plan.Name, s.Space.Vps == null ? null : s.Space.Vps.Status, s.CreatedAt));
+    private IQueryable<SiteView> Views(PanelDbContext db, IQueryable<Site> q)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var month = new DateTime(now.Year, now.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+        return q.Select(s => new SiteView(
+            s.Id, s.Domain, s.Names.Where(n => !n.IsPrimary).OrderBy(n => n.Name).Select(n => n.Name).ToList(), s.Kind, s.Status, s.StatusReason,
+            s.Port, s.ContentBytes, s.Space.OwnerId, s.Space.Plan.Name, s.Space.Vps == null ? null : s.Space.Vps.Status, s.CreatedAt,
+            db.Users.Where(u => u.Id == s.Space.OwnerId).Select(u => u.Email).FirstOrDefault() ?? "",
+            s.Space.Vps == null ? null : s.Space.Vps.StatusReason,
+            db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => (DateTime?)c.NotAfter).FirstOrDefault(),
+            db.SiteTraffic.Where(t => t.SiteId == s.Id && t.HourStart >= month).Sum(t => t.RequestBytes + t.ResponseBytes)));
+    }
 }
 
 /// <summary>A new hosting plan.</summary>
@@ -478,5 +650,65 @@ public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliase
 /// <param name="PlanName">The tenant's hosting plan.</param>
 /// <param name="ContainerStatus">The tenant container's status, or null before it exists.</param>
 /// <param name="CreatedAt">When added.</param>
+/// <param name="OwnerEmail">The tenant's email.</param>
+/// <param name="ContainerReason">Why the container is suspended or in error, if it is.</param>
+/// <param name="CertificateExpiresAt">When its TLS certificate expires (UTC), or null before one is issued.</param>
+/// <param name="BytesThisMonth">Bytes it moved through the edge (requests and responses) since the start of the UTC month.</param>
 public sealed record SiteView(int Id, string Domain, IReadOnlyList<string> Aliases, SiteKind Kind, SiteStatus Status, string? StatusReason,
-    int Port, long ContentBytes, Guid OwnerId, string PlanName, VpsStatus? ContainerStatus, DateTime CreatedAt);
+    int Port, long ContentBytes, Guid OwnerId, string PlanName, VpsStatus? ContainerStatus, DateTime CreatedAt,
+    string OwnerEmail, string? ContainerReason, DateTime? CertificateExpiresAt, long BytesThisMonth)
+{
+    /// <summary>What a visitor gets, from the site's and its container's status (the edge decides the same way).</summary>
+    public SiteState State => Status == SiteStatus.Suspended || ContainerStatus == VpsStatus.Suspended ? SiteState.Suspended
+        : ContainerStatus == VpsStatus.Running ? SiteState.Live
+        : ContainerStatus is null or VpsStatus.Creating ? SiteState.SettingUp
+        : SiteState.Down;
+
+    /// <summary>Why a visitor gets the suspension page, if they do.</summary>
+    public string? SuspensionReason => Status == SiteStatus.Suspended ? StatusReason : ContainerStatus == VpsStatus.Suspended ? ContainerReason ?? "account suspended" : null;
+}
+
+/// <summary>A tenant's hosting space as they see it.</summary>
+/// <param name="Id">Id.</param>
+/// <param name="PlanName">The hosting plan.</param>
+/// <param name="MaxSites">Sites the plan allows.</param>
+/// <param name="Sites">Sites now.</param>
+/// <param name="DiskBytes">The container's disk (the quota over all sites).</param>
+/// <param name="ContentBytes">Bytes of content uploaded over all sites.</param>
+/// <param name="Vcpus">The container's CPUs.</param>
+/// <param name="MemoryBytes">The container's memory.</param>
+/// <param name="MonthlyBandwidthBytes">The monthly traffic allowance, or null.</param>
+/// <param name="ContainerStatus">The container's status (the "hosting runtime"), or null before it exists.</param>
+/// <param name="ContainerReason">Why it is suspended or in error.</param>
+public sealed record HostingSpaceView(int Id, string PlanName, int MaxSites, int Sites, long DiskBytes, long ContentBytes, int Vcpus, long MemoryBytes,
+    long? MonthlyBandwidthBytes, VpsStatus? ContainerStatus, string? ContainerReason);
+
+/// <summary>What a visitor of a site gets.</summary>
+public enum SiteState
+{
+    /// <summary>Served by the tenant's container.</summary>
+    Live,
+
+    /// <summary>The suspension page (the site or the tenant's account is suspended).</summary>
+    Suspended,
+
+    /// <summary>The container is being created: "not available yet".</summary>
+    SettingUp,
+
+    /// <summary>The container is stopped, in error or gone: "not available".</summary>
+    Down,
+}
+
+/// <summary>A filter and page of the admins' site list.</summary>
+/// <param name="Search">Part of any name of a site or its owner's email, or null.</param>
+/// <param name="Status">Only sites of this status, or null.</param>
+/// <param name="Skip">Rows to skip.</param>
+/// <param name="Take">Rows to return (1-200).</param>
+public sealed record SiteQuery(string? Search = null, SiteStatus? Status = null, int Skip = 0, int Take = 25);
+
+/// <summary>A site's traffic in one UTC hour.</summary>
+/// <param name="Hour">The start of the hour.</param>
+/// <param name="Requests">Requests.</param>
+/// <param name="RequestBytes">Bytes received from clients.</param>
+/// <param name="ResponseBytes">Bytes sent to clients.</param>
+public sealed record SiteTrafficPoint(DateTime Hour, long Requests, long RequestBytes, long ResponseBytes);

@@ -17,8 +17,8 @@ public sealed partial class VpsService
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var vps = await db.Vpses.AsNoTracking()
-            .Where(v => v.Id == vpsId && (actor.IsAdmin || v.OwnerId == actor.UserId))
+        var vps = await Visible(db, actor).AsNoTracking()
+            .Where(v => v.Id == vpsId)
             .Select(v => new
             {
                 v.Id,

@@ -240,7 +240,7 @@ public sealed partial class VpsService
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        if (!await db.Vpses.AnyAsync(v => v.Id == vpsId && (actor.IsAdmin || v.OwnerId == actor.UserId), cancellationToken))
+        if (!await Visible(db, actor).AnyAsync(v => v.Id == vpsId, cancellationToken))
         {
             throw new PanelNotFoundException($"No server #{vpsId}.");
         }

@@ -230,8 +230,8 @@ public sealed partial class VpsService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var vps = await db.Vpses.FirstOrDefaultAsync(v => v.Id == vpsId, cancellationToken);
-        if (vps is null || (!actor.IsAdmin && vps.OwnerId != actor.UserId))
+        var vps = await Visible(db, actor).FirstOrDefaultAsync(v => v.Id == vpsId, cancellationToken);
+        if (vps is null)
         {
             throw new PanelNotFoundException($"No server #{vpsId}.");
         }
@@ -290,7 +290,7 @@ public sealed partial class VpsService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var view = await Views(db.Vpses.Where(v => v.Id == vpsId && (actor.IsAdmin || v.OwnerId == actor.UserId)))
+        var view = await Views(Visible(db, actor).Where(v => v.Id == vpsId))
             .FirstOrDefaultAsync(cancellationToken);
         return view ?? throw new PanelNotFoundException($"No server #{vpsId}.");
     }
@@ -300,7 +300,7 @@ public sealed partial class VpsService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var view = await Views(db.Vpses.Where(v => v.ExternalServiceId == serviceId && (actor.IsAdmin || v.OwnerId == actor.UserId)))
+        var view = await Views(Visible(db, actor).Where(v => v.ExternalServiceId == serviceId))
             .FirstOrDefaultAsync(cancellationToken);
         return view ?? throw new PanelNotFoundException($"No server has the service id {serviceId}.");
     }
@@ -322,7 +322,7 @@ public sealed partial class VpsService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await Views(db.Vpses.Where(v => v.DeletedAt == null && (actor.IsAdmin || v.OwnerId == actor.UserId)).OrderByDescending(v => v.Id))
+        return await Views(Visible(db, actor).Where(v => v.DeletedAt == null).OrderByDescending(v => v.Id))
             .ToListAsync(cancellationToken);
     }
 
@@ -331,7 +331,7 @@ public sealed partial class VpsService(
     {
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        if (!await db.Vpses.AnyAsync(v => v.Id == vpsId && (actor.IsAdmin || v.OwnerId == actor.UserId), cancellationToken))
+        if (!await Visible(db, actor).AnyAsync(v => v.Id == vpsId, cancellationToken))
         {
             throw new PanelNotFoundException($"No server #{vpsId}.");
         }
@@ -348,6 +348,14 @@ public sealed partial class VpsService(
         return await OperationViews(db.Operations.Where(o => o.Id == operationId && (actor.IsAdmin || o.OwnerId == actor.UserId)))
             .FirstOrDefaultAsync(cancellationToken) ?? throw new PanelNotFoundException($"No operation #{operationId}.");
     }
+
+    /// <summary>
+    /// The VPSes a caller may see and act on: admins all; a customer their own, except the containers that serve
+    /// their websites (a hosting space's runtime): those are managed through the hosting pages only, so a
+    /// customer can neither stop, reinstall nor delete them as servers (and they are not listed as servers).
+    /// </summary>
+    internal static IQueryable<Vps> Visible(PanelDbContext db, Actor actor)
+        => db.Vpses.Where(v => actor.IsAdmin || (v.OwnerId == actor.UserId && !db.HostingSpaces.Any(s => s.VpsId == v.Id)));
 
     /// <summary>The MAC of a guest: locally administered, unicast, from its engine id.</summary>
     public static string MacFor(string engineId)

@@ -43,6 +43,12 @@ public sealed class PanelProcess : IAsyncDisposable
     /// <summary>The engine options the process was given (unless overridden by the caller's environment).</summary>
     public Panel.Hypervisor.EngineOptions Engine { get; private init; } = new();
 
+    /// <summary>The port of the hosting edge's HTTP listener on 127.0.0.1 (unless the caller's environment moved or disabled it).</summary>
+    public int EdgeHttpPort { get; private init; }
+
+    /// <summary>The port of the hosting edge's HTTPS listener on 127.0.0.1.</summary>
+    public int EdgeHttpsPort { get; private init; }
+
     /// <summary>Where the panel listens.</summary>
     public Uri BaseAddress { get; }
 
@@ -103,8 +109,11 @@ public sealed class PanelProcess : IAsyncDisposable
         env["PANEL_ADMIN_PASSWORD"] = AdminPassword;
         env["Panel__StaticWebAssetsFromBuild"] = "true";
         env["Panel__Jobs__NodeName"] = "test";
-        // The hosting edge's default ports are fixed; panels of parallel runs would fight over them (HostingTests runs an edge of its own).
-        env["Panel__Edge__Enabled"] = "false";
+        // The hosting edge on free ports of its own (its default ports are fixed; panels of parallel runs would fight over them).
+        var edgeHttp = FreePort();
+        var edgeHttps = FreePort();
+        env["Panel__Edge__HttpUrl"] = $"http://127.0.0.1:{edgeHttp}";
+        env["Panel__Edge__HttpsUrl"] = $"https://127.0.0.1:{edgeHttps}";
         env["Panel__Jobs__WorkerCount"] = "2";
         env["Panel__Jobs__HeartbeatSeconds"] = "1";
         // Its engine is private (state folder, bridge, subnet, nftables table), never a real node's.
@@ -127,7 +136,7 @@ public sealed class PanelProcess : IAsyncDisposable
         }
 
         var p = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var panel = new PanelProcess(p, new Uri($"http://127.0.0.1:{listenPort}")) { Engine = engine };
+        var panel = new PanelProcess(p, new Uri($"http://127.0.0.1:{listenPort}")) { Engine = engine, EdgeHttpPort = edgeHttp, EdgeHttpsPort = edgeHttps };
         p.OutputDataReceived += (_, e) => panel.Append(e.Data);
         p.ErrorDataReceived += (_, e) => panel.Append(e.Data);
         p.Start();

@@ -21,7 +21,9 @@ namespace Panel.Web.Edge;
 /// the old config, nothing is dropped). Unknown hosts get a 404 page, suspended sites a 503 page; every
 /// request's bytes are counted per site (flushed to <c>site_traffic</c>) and each site has a token bucket.
 /// </summary>
-public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, PanelOptions options, TimeProvider clock, ILogger<EdgeServer> logger) : IHostedService, IAsyncDisposable
+public sealed class EdgeServer(
+    EdgeDirectory directory, EdgeSignal signal, SiteAccessLog accessLog, EdgeStatus status, PanelOptions options, TimeProvider clock, ILogger<EdgeServer> logger)
+    : IHostedService, IAsyncDisposable
 {
     private readonly SemaphoreSlim reloadLock = new(1, 1);
     private readonly ConcurrentDictionary<int, TokenBucketRateLimiter> limiters = new();
@@ -32,6 +34,7 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
     private Dictionary<string, X509Certificate2> certificates = new(StringComparer.OrdinalIgnoreCase);
     private X509Certificate2? fallback;
     private Task? background;
+    private EdgeHealth health = EdgeStatus.NotRunning with { Problem = "starting" };
 
     /// <summary>Where it listens for HTTP once started.</summary>
     public Uri? HttpAddress { get; private set; }
@@ -78,6 +81,7 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
         {
             // A port in use must not take the panel down: say so and serve the panel without its edge.
             logger.LogError("edge: cannot listen on {Http} / {Https}: {Message}; websites are not served", edge.HttpUrl, edge.HttpsUrl, ex.Message);
+            Publish(health with { Running = false, Listening = [], Problem = $"cannot listen on {edge.HttpUrl} / {edge.HttpsUrl}: {ex.Message}" });
             await app.DisposeAsync();
             app = null;
             return;
@@ -85,6 +89,13 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
 
         HttpAddress = new Uri($"http://{http}");
         HttpsAddress = https is null ? null : new Uri($"https://{https}");
+        Publish(health with
+        {
+            Running = true,
+            Listening = HttpsAddress is null ? [HttpAddress.ToString().TrimEnd('/')] : [HttpAddress.ToString().TrimEnd('/'), HttpsAddress.ToString().TrimEnd('/')],
+            Problem = null,
+            StartedAt = clock.GetUtcNow().UtcDateTime,
+        });
         signal.Changed += OnChanged;
         background = Task.Run(() => BackgroundAsync(stopping.Token), CancellationToken.None);
     }
@@ -105,6 +116,7 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
         }
 
         await FlushAsync(CancellationToken.None);
+        Publish(health with { Running = false, Problem = "stopped" });
     }
 
     /// <summary>Reads the sites again and swaps the proxy's routes and the certificates.</summary>
@@ -113,7 +125,17 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
         await reloadLock.WaitAsync(cancellationToken);
         try
         {
-            var sites = await directory.LoadAsync(cancellationToken);
+            IReadOnlyList<EdgeSite> sites;
+            try
+            {
+                sites = await directory.LoadAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Publish(health with { Problem = "the last reload failed: " + ex.Message });
+                throw;
+            }
+
             var routes = new List<RouteConfig>();
             var clusters = new List<ClusterConfig>();
             var certs = new Dictionary<string, X509Certificate2>(StringComparer.OrdinalIgnoreCase);
@@ -162,6 +184,19 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
                     limiter.Dispose();
                 }
             }
+
+            accessLog.Retain(known);
+            var routed = sites.Where(s => s.Names.Count > 0).ToList();
+            Publish(health with
+            {
+                Problem = app is null && health.StartedAt is null ? health.Problem : null,
+                Routes = routed.Count,
+                Active = routed.Count(s => !s.Suspended && s.Destination is not null),
+                Suspended = routed.Count(s => s.Suspended),
+                Unavailable = routed.Count(s => !s.Suspended && s.Destination is null),
+                Certificates = [.. routed.Where(s => s.CertificatePem is not null).Select(s => new EdgeCertificateView(s.SiteId, s.Names, certs[s.Names[0]].NotAfter.ToUniversalTime())).OrderBy(c => c.NotAfter)],
+                LastReloadAt = clock.GetUtcNow().UtcDateTime,
+            });
         }
         finally
         {
@@ -184,7 +219,7 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
 
         if (batch.Count > 0)
         {
-            await directory.AddTrafficAsync(DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), batch, cancellationToken);
+            await directory.AddTrafficAsync(clock.GetUtcNow().UtcDateTime, batch, cancellationToken);
         }
     }
 
@@ -196,6 +231,7 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
         var route = context.GetReverseProxyFeature().Route.Config;
         var siteId = int.Parse(route.Metadata!["site"], CultureInfo.InvariantCulture);
         var counter = counters.GetOrAdd(siteId, _ => new SiteCounter());
+        var started = clock.GetTimestamp();
         var requestBody = new CountingStream(context.Request.Body);
         var responseBody = new CountingStream(context.Response.Body);
         context.Request.Body = requestBody;
@@ -233,8 +269,28 @@ public sealed class EdgeServer(EdgeDirectory directory, EdgeSignal signal, Panel
         }
         finally
         {
-            counter.Add(HeaderBytes(context.Request) + requestBody.Bytes, HeaderBytes(context.Response) + responseBody.Bytes);
+            var responseBytes = HeaderBytes(context.Response) + responseBody.Bytes;
+            counter.Add(HeaderBytes(context.Request) + requestBody.Bytes, responseBytes);
+            var request = context.Request;
+            var path = request.Path.Value + request.QueryString.Value;
+            var agent = request.Headers.UserAgent.ToString();
+            accessLog.Add(siteId, new SiteRequest(
+                clock.GetUtcNow().UtcDateTime,
+                context.Connection.RemoteIpAddress?.ToString() ?? "-",
+                request.Method,
+                request.Host.Host,
+                path.Length > 300 ? path[..300] : path,
+                context.Response.StatusCode,
+                responseBytes,
+                Math.Round(clock.GetElapsedTime(started).TotalMilliseconds, 1),
+                agent.Length == 0 ? null : agent.Length > 200 ? agent[..200] : agent));
         }
+    }
+
+    private void Publish(EdgeHealth next)
+    {
+        health = next;
+        status.Set(next);
     }
 
     private static long HeaderBytes(HttpRequest r)

@@ -119,14 +119,14 @@ public sealed class EdgeCertificate
     public DateTime NotAfter { get; set; }
 }
 
-/// <summary>Bytes a site moved through the edge in one UTC day.</summary>
+/// <summary>Bytes a site moved through the edge in one UTC hour (the bandwidth graph and the month's total add these up).</summary>
 public sealed class SiteTraffic
 {
     /// <summary>The site.</summary>
     public int SiteId { get; set; }
 
-    /// <summary>The UTC day.</summary>
-    public DateOnly Day { get; set; }
+    /// <summary>The start of the UTC hour.</summary>
+    public DateTime HourStart { get; set; }
 
     /// <summary>Requests.</summary>
     public long Requests { get; set; }

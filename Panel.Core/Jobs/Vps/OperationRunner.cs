@@ -88,6 +88,7 @@ public sealed class OperationRunner(
     IDbContextFactory<PanelDbContext> dbFactory,
     DriverRegistry drivers,
     OperationDispatcher dispatcher,
+    Panel.Core.Hosting.EdgeSignal edgeSignal,
     TimeProvider clock,
     ILogger<OperationRunner> logger)
 {
@@ -262,6 +263,13 @@ public sealed class OperationRunner(
             .SetProperty(v => v.BusyOperationId, v => v.BusyOperationId == operationId ? null : v.BusyOperationId)
             .SetProperty(v => v.UpdatedAt, now));
         await tx.CommitAsync();
+
+        // A tenant's container started, stopped or was suspended: the edge of this process reloads its routes now
+        // (a suspended container's sites answer with the suspension page; others' edges catch up on their timer).
+        if (await db.HostingSpaces.AnyAsync(s => s.VpsId == vpsId))
+        {
+            edgeSignal.Notify();
+        }
     }
 
     /// <summary>Reads a job's parameters.</summary>

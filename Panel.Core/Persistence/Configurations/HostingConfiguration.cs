@@ -73,7 +73,7 @@ internal sealed class SiteTrafficConfiguration : IEntityTypeConfiguration<SiteTr
     public void Configure(EntityTypeBuilder<SiteTraffic> builder)
     {
         builder.ToTable("site_traffic");
-        builder.HasKey(t => new { t.SiteId, t.Day });
+        builder.HasKey(t => new { t.SiteId, t.HourStart });
         builder.HasOne<Site>().WithMany().HasForeignKey(t => t.SiteId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -1902,9 +1902,9 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("site_id");
 
-                    b.Property<DateOnly>("Day")
-                        .HasColumnType("date")
-                        .HasColumnName("day");
+                    b.Property<DateTime>("HourStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("hour_start");
 
                     b.Property<long>("RequestBytes")
                         .HasColumnType("bigint")
@@ -1918,7 +1918,7 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("response_bytes");
 
-                    b.HasKey("SiteId", "Day")
+                    b.HasKey("SiteId", "HourStart")
                         .HasName("pk_site_traffic");
 
                     b.ToTable("site_traffic", (string)null);

@@ -45,7 +45,7 @@ public sealed class HostingTests(NodeHostFixture node)
         (await Should.ThrowAsync<PanelRefusedException>(() => hosting.AddSiteAsync(alice, new AddSiteRequest("bad_name!.test", PlanId: planId)))).Message.ShouldContain("not a valid domain name");
         await using (var db = node.Database.CreateContext())
         {
-            (await db.HostingSpaces.CountAsync()).ShouldBe(0);
+            (await db.HostingSpaces.CountAsync(s => s.OwnerId == alice.UserId)).ShouldBe(0);
         }
 
         var a = await hosting.AddSiteAsync(alice, new AddSiteRequest("Alpha.TEST", ["www.alpha.test"], planId));
@@ -72,7 +72,7 @@ public sealed class HostingTests(NodeHostFixture node)
 
         await Should.ThrowAsync<UnauthorizedAccessException>(() => hosting.SuspendAsync(bob, b.Id, "no"));
         (await hosting.ListAsync(alice)).Select(s => s.Domain).ShouldBe(["alpha.test"]);
-        (await hosting.ListAsync(Actor.System)).Select(s => s.Domain).ShouldBe(["alpha.test", "bravo.test"]);
+        (await hosting.ListAsync(Actor.System)).Select(s => s.Domain).ShouldBe(["alpha.test", "bravo.test"], ignoreOrder: true);
 
         // Each tenant got one container of their own, with the plan's limits, provisioned by the usual job.
         var containers = new Dictionary<Guid, Vps>();
@@ -112,7 +112,7 @@ public sealed class HostingTests(NodeHostFixture node)
         var http = FreePort();
         var https = FreePort();
         var edgeOptions = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = $"https://127.0.0.1:{https}", ReloadSeconds = 3600, RequestsPerSecond = 1, Burst = 20 } };
-        await using var edge = new EdgeServer(node.Services.GetRequiredService<EdgeDirectory>(), node.Services.GetRequiredService<EdgeSignal>(), edgeOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
+        await using var edge = NewEdge(node, edgeOptions);
         await edge.StartAsync(CancellationToken.None);
         var caFile = Path.Combine(Path.GetTempPath(), $"panel-edge-ca-{Guid.NewGuid():N}.pem");
         try
@@ -157,15 +157,67 @@ public sealed class HostingTests(NodeHostFixture node)
             await edge.ReloadAsync();
             (await CurlAsync("alpha.test", http, "/")).ShouldBe((200, "<h1>alpha site</h1>"));
 
-            // Bytes are counted per site.
+            // Bytes are counted per site and hour.
             await edge.FlushAsync();
+            long aliceBytes;
             await using (var db = node.Database.CreateContext())
             {
-                var traffic = await db.SiteTraffic.Where(t => t.SiteId == a.Id).SingleAsync();
-                traffic.Requests.ShouldBe(7); // the suspended one counts too; the unknown host's belongs to no site
-                traffic.ResponseBytes.ShouldBeGreaterThan(5 * 19);
-                traffic.RequestBytes.ShouldBeGreaterThan(7 * 20);
-                (await db.SiteTraffic.Where(t => t.SiteId == b.Id).SingleAsync()).Requests.ShouldBe(3);
+                var rows = await db.SiteTraffic.Where(t => t.SiteId == a.Id).ToListAsync();
+                rows.ShouldAllBe(r => r.HourStart.Minute == 0 && r.HourStart.Second == 0 && r.HourStart.Kind == DateTimeKind.Utc);
+                rows.Sum(r => r.Requests).ShouldBe(7); // the suspended one counts too; the unknown host's belongs to no site
+                rows.Sum(r => r.ResponseBytes).ShouldBeGreaterThan(5 * 19);
+                rows.Sum(r => r.RequestBytes).ShouldBeGreaterThan(7 * 20);
+                aliceBytes = rows.Sum(r => r.RequestBytes + r.ResponseBytes);
+                (await db.SiteTraffic.Where(t => t.SiteId == b.Id).SumAsync(t => t.Requests)).ShouldBe(3);
+            }
+
+            // What the portal shows: the month's bytes, the certificate's expiry, the hourly graph, the recent requests.
+            var seen = await hosting.GetAsync(alice, a.Id);
+            seen.BytesThisMonth.ShouldBe(aliceBytes);
+            seen.CertificateExpiresAt!.Value.ShouldBeGreaterThan(DateTime.UtcNow.AddDays(80));
+            seen.State.ShouldBe(SiteState.Live);
+            seen.OwnerEmail.ShouldBe(alice.Name);
+            var graph = await hosting.BandwidthAsync(alice, a.Id, 3);
+            graph.Count.ShouldBe(3);
+            graph.Zip(graph.Skip(1)).ShouldAllBe(p => p.Second.Hour == p.First.Hour.AddHours(1));
+            graph.Sum(p => p.RequestBytes + p.ResponseBytes).ShouldBe(aliceBytes);
+            var log = await hosting.AccessLogAsync(alice, a.Id);
+            log.Count.ShouldBe(7);
+            log[0].ShouldSatisfyAllConditions(r => r.Status.ShouldBe(200), r => r.Host.ShouldBe("alpha.test"), r => r.Client.ShouldBe("127.0.0.1"), r => r.Method.ShouldBe("GET"));
+            log[0].UserAgent!.ShouldStartWith("curl/");
+            log.ShouldContain(r => r.Status == 503);
+            log.ShouldContain(r => r.Host == "www.alpha.test" && r.Path == "/docs/page.html" && r.ResponseBytes > 10);
+            log.Zip(log.Skip(1)).ShouldAllBe(p => p.First.At >= p.Second.At);
+            await Should.ThrowAsync<PanelNotFoundException>(() => hosting.AccessLogAsync(bob, a.Id));
+            await Should.ThrowAsync<PanelNotFoundException>(() => hosting.BandwidthAsync(bob, a.Id));
+            (await hosting.SpaceAsync(alice))!.ShouldSatisfyAllConditions(s => s.Sites.ShouldBe(1), s => s.ContainerStatus.ShouldBe(VpsStatus.Running), s => s.PlanName.ShouldBe("Web S"));
+            (await hosting.SpaceAsync(await node.NewCustomerAsync())).ShouldBeNull();
+
+            // Admins: every site, searchable by name or tenant; the edge's health.
+            await Should.ThrowAsync<UnauthorizedAccessException>(() => hosting.SearchAsync(alice, new SiteQuery()));
+            (await hosting.SearchAsync(Actor.System, new SiteQuery(bob.Name))).Rows.Select(r => r.Domain).ShouldBe(["bravo.test"]);
+            (await hosting.SearchAsync(Actor.System, new SiteQuery("WWW.ALPHA"))).Rows.Select(r => r.OwnerEmail).ShouldBe([alice.Name]);
+            (await hosting.SearchAsync(Actor.System, new SiteQuery(Take: 1))).Total.ShouldBe(2);
+            Should.Throw<UnauthorizedAccessException>(() => hosting.EdgeHealth(alice));
+            var health = hosting.EdgeHealth(Actor.System);
+            health.Running.ShouldBeTrue();
+            health.Listening.ShouldBe([$"http://127.0.0.1:{http}", $"https://127.0.0.1:{https}"]);
+            health.Routes.ShouldBe(2);
+            health.Active.ShouldBe(2);
+            health.Certificates.Select(c => c.Names[0]).Order().ShouldBe(["alpha.test", "bravo.test"]);
+            health.LastReloadAt!.Value.ShouldBeGreaterThan(DateTime.UtcNow.AddMinutes(-2));
+
+            // The tenant's container is no server of theirs: not listed, not to be stopped or deleted (admins still can).
+            var (serversScope, servers) = node.Resolve<VpsService>();
+            await using (serversScope)
+            {
+                var vpses = servers;
+                (await vpses.ListAsync(alice)).ShouldBeEmpty();
+                await Should.ThrowAsync<PanelNotFoundException>(() => vpses.GetAsync(alice, aliceBox.Id));
+                await Should.ThrowAsync<PanelNotFoundException>(() => vpses.StopAsync(alice, aliceBox.Id));
+                await Should.ThrowAsync<PanelNotFoundException>(() => vpses.DeleteAsync(alice, aliceBox.Id));
+                await Should.ThrowAsync<PanelNotFoundException>(() => vpses.RenameAsync(alice, aliceBox.Id, "mine"));
+                (await vpses.GetAsync(Actor.System, aliceBox.Id)).Status.ShouldBe(VpsStatus.Running);
             }
 
             // Renewal: a certificate within 30 days of its end is reissued; the others are left alone.
@@ -225,8 +277,13 @@ public sealed class HostingTests(NodeHostFixture node)
         }
     }
 
+    /// <summary>An edge on the node's services (its access log and health are the ones the hosting service reads).</summary>
+    internal static EdgeServer NewEdge(NodeHostFixture node, PanelOptions options) => new(
+        node.Services.GetRequiredService<EdgeDirectory>(), node.Services.GetRequiredService<EdgeSignal>(), node.Services.GetRequiredService<SiteAccessLog>(),
+        node.Services.GetRequiredService<EdgeStatus>(), options, TimeProvider.System, NullLogger<EdgeServer>.Instance);
+
     /// <summary>Runs the real curl through the edge (its address pinned with --resolve, so SNI and Host carry the name).</summary>
-    private static async Task<(int Status, string Body)> CurlAsync(string host, int port, string path, string? caFile = null)
+    internal static async Task<(int Status, string Body)> CurlAsync(string host, int port, string path, string? caFile = null)
     {
         var scheme = caFile is null ? "http" : "https";
         List<string> args = ["-sS", "--max-time", "10", "--resolve", $"{host}:{port}:127.0.0.1", "-w", "\n%{http_code}"];
@@ -243,7 +300,7 @@ public sealed class HostingTests(NodeHostFixture node)
         return (int.Parse(output[(cut + 1)..], CultureInfo.InvariantCulture), cut < 0 ? "" : output[..cut].TrimEnd('\n'));
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

@@ -10,6 +10,15 @@ public static class Format
         ? string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.#} GiB")
         : string.Create(CultureInfo.InvariantCulture, $"{bytes >> 20} MiB");
 
+    /// <summary>Traffic and small sizes: bytes, KiB, MiB or GiB with one decimal.</summary>
+    public static string Traffic(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.#} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.#} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+    };
+
     /// <summary>An amount with its currency: <c>1,234.50 EUR</c>.</summary>
     public static string Money(decimal amount, string currency) => amount.ToString("#,##0.00", CultureInfo.InvariantCulture) + " " + currency;
 

@@ -1,0 +1,176 @@
+using Microsoft.EntityFrameworkCore;
+using Panel.Core;
+using Panel.Core.Domain.Billing;
+using Panel.Core.Domain.Compute;
+using Panel.Core.Domain.Operations;
+using Panel.Core.Services;
+using Panel.Tests.Infrastructure;
+
+namespace Panel.Tests.Core.Hosting;
+
+/// <summary>
+/// A tenant's sites through billing's suspension and back, through the real edge and the real dunning path
+/// (an overdue invoice suspends every server of the account, the hosting container too; paying it lifts the
+/// suspension), and what deleting the last site leaves: the container, so the next site is served at once.
+/// </summary>
+[Collection(ProvisioningCollection.Name)]
+public sealed class HostingLifecycleTests(NodeHostFixture node)
+{
+    private const long MiB = 1L << 20;
+
+    [Fact]
+    public async Task An_unpaid_tenants_sites_show_the_suspension_page_come_back_when_paid_and_the_container_outlives_the_last_site()
+    {
+        node.Require();
+        var ct = TestContext.Current.CancellationToken;
+        var tenant = await node.NewCustomerAsync();
+        var (scope, hosting) = node.Resolve<HostingService>();
+        await using var _ = scope;
+        var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
+        var planId = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web L " + Guid.NewGuid().ToString("N")[..6], 3, 256 * MiB, null, 1, 128 * MiB, 9.99m), ct);
+        var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest($"shop-{Guid.NewGuid():N}"[..15] + ".test", PlanId: planId), ct);
+        int boxId;
+        await using (var db = node.Database.CreateContext())
+        {
+            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
+            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
+            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
+        }
+
+        var http = HostingTests.FreePort();
+        await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
+        await edge.StartAsync(ct);
+        try
+        {
+            using (var zip = SiteArchiveTests.Zip(("index.html", "open for business", 0)))
+            {
+                await hosting.UploadAsync(tenant, site.Id, zip, ct);
+            }
+
+            (await HostingTests.CurlAsync(site.Domain, http, "/")).ShouldBe((200, "open for business"));
+
+            // An invoice 20 days overdue; dunning suspends after 14: every server of the account, the sites' container too.
+            var invoice = await OverdueInvoiceAsync(tenant.UserId!.Value, 20, ct);
+            var dunning = scope.ServiceProvider.GetRequiredService<DunningService>();
+            await scope.ServiceProvider.GetRequiredService<SettingsService>().SetDunningAsync(Actor.System, new DunningSettings(true, [3], [1], 14, 60), ct);
+            (await dunning.RunForCustomerAsync(tenant.UserId!.Value, ct)).Suspended.ShouldBe(1);
+            long suspendOp;
+            await using (var db = node.Database.CreateContext())
+            {
+                suspendOp = (await db.DunningSuspensions.SingleAsync(s => s.VpsId == boxId, ct)).OperationId!.Value;
+            }
+
+            (await node.WaitAsync(suspendOp, 90)).Status.ShouldBe(OperationStatus.Succeeded);
+
+            // The finished operation made the edge reload: the suspension page at once, on every path.
+            var suspended = await HostingTests.CurlAsync(site.Domain, http, "/");
+            suspended.Status.ShouldBe(503);
+            suspended.Body.ShouldContain("Website suspended");
+            (await HostingTests.CurlAsync(site.Domain, http, "/any/page.html")).Status.ShouldBe(503);
+            var view = await hosting.GetAsync(tenant, site.Id, ct);
+            view.State.ShouldBe(SiteState.Suspended);
+            view.SuspensionReason!.ShouldContain(invoice.Number);
+            hosting.EdgeHealth(Actor.System).Suspended.ShouldBe(1);
+            await Should.ThrowAsync<PanelNotFoundException>(() => vpses.StartAsync(tenant, boxId, ct)); // not the tenant's to start
+
+            // Paid: the suspension is lifted, the container starts and serves again.
+            var billing = scope.ServiceProvider.GetRequiredService<BillingService>();
+            (await billing.RecordPaymentAsync(Actor.System, invoice.Id, invoice.Total, "bank transfer", ct)).InvoicePaid.ShouldBeTrue();
+            long unsuspendOp;
+            await using (var db = node.Database.CreateContext())
+            {
+                unsuspendOp = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Unsuspend).Select(o => o.Id).SingleAsync(ct);
+            }
+
+            (await node.WaitAsync(unsuspendOp, 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            (await ServedAsync(site.Domain, http, "open for business")).ShouldBeTrue("the site did not come back within 10 s of the unsuspension");
+            (await hosting.GetAsync(tenant, site.Id, ct)).State.ShouldBe(SiteState.Live);
+
+            // Deleting the last site leaves the container (it belongs to the plan, not to a site): the next site is served at once.
+            await hosting.DeleteSiteAsync(tenant, site.Id, ct);
+            await edge.ReloadAsync(ct);
+            (await HostingTests.CurlAsync(site.Domain, http, "/")).Status.ShouldBe(404);
+            (await node.VpsAsync(boxId)).Status.ShouldBe(VpsStatus.Running);
+            (await hosting.SpaceAsync(tenant, ct))!.Sites.ShouldBe(0);
+            var next = await hosting.AddSiteAsync(tenant, new AddSiteRequest("next-" + site.Domain), ct);
+            next.ContainerStatus.ShouldBe(VpsStatus.Running);
+            using (var zip = SiteArchiveTests.Zip(("index.html", "second site", 0)))
+            {
+                await hosting.UploadAsync(tenant, next.Id, zip, ct);
+            }
+
+            (await HostingTests.CurlAsync(next.Domain, http, "/")).ShouldBe((200, "second site"));
+            await using (var db = node.Database.CreateContext())
+            {
+                (await db.Operations.CountAsync(o => o.VpsId == boxId && o.Kind == OperationKind.Provision, ct)).ShouldBe(1);
+                (await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId).SingleAsync(ct)).ShouldBe(boxId);
+            }
+        }
+        finally
+        {
+            await edge.StopAsync(CancellationToken.None);
+            foreach (var left in await hosting.ListAsync(tenant, CancellationToken.None))
+            {
+                await hosting.DeleteSiteAsync(tenant, left.Id, CancellationToken.None);
+            }
+
+            await scope.ServiceProvider.GetRequiredService<SettingsService>().SetDunningAsync(Actor.System, new DunningSettings(false, [3], [1], 14, 60), CancellationToken.None);
+
+            var box = await node.VpsAsync(boxId);
+            if (box.Status != VpsStatus.Deleted)
+            {
+                await WaitIdleAsync(boxId);
+                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, boxId, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            }
+        }
+    }
+
+    /// <summary>Polls the edge until the page answers (the container's web servers start from its inittab after the boot).</summary>
+    private static async Task<bool> ServedAsync(string host, int port, string body)
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            if (await HostingTests.CurlAsync(host, port, "/") == (200, body))
+            {
+                return true;
+            }
+
+            await Task.Delay(200);
+        }
+
+        return false;
+    }
+
+    private async Task WaitIdleAsync(int vpsId)
+    {
+        for (var i = 0; i < 300 && (await node.VpsAsync(vpsId)).BusyOperationId is { } busy; i++)
+        {
+            await node.WaitAsync(busy, 90);
+        }
+    }
+
+    /// <summary>An issued, open invoice of the customer, due <paramref name="daysOverdue"/> days ago (as the invoice job would have left it).</summary>
+    private async Task<Invoice> OverdueInvoiceAsync(Guid customerId, int daysOverdue, CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        var invoice = new Invoice
+        {
+            Number = $"INV-2090-{Random.Shared.Next(1, 999999):000000}",
+            CustomerId = customerId,
+            PeriodStart = now.AddDays(-daysOverdue - 44),
+            PeriodEnd = now.AddDays(-daysOverdue - 14),
+            IssuedAt = now.AddDays(-daysOverdue - 14),
+            DueAt = now.AddDays(-daysOverdue),
+            Currency = "EUR",
+            Net = 9.99m,
+            Total = 9.99m,
+            BillTo = "tenant",
+            Status = InvoiceStatus.Open,
+        };
+        invoice.Lines.Add(new InvoiceLine { Position = 1, Kind = InvoiceLineKind.Hours, Description = "Web hosting", Quantity = 1, UnitPrice = 9.99m, Amount = 9.99m });
+        await using var db = node.Database.CreateContext();
+        db.Invoices.Add(invoice);
+        await db.SaveChangesAsync(ct);
+        return invoice;
+    }
+}

@@ -1,0 +1,213 @@
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Panel.Core.Domain.Compute;
+using Panel.Core.Domain.Operations;
+using Panel.Core.Services;
+using Panel.Tests.Core.Hosting;
+using Panel.Tests.Infrastructure;
+
+namespace Panel.Tests.Web.Browser;
+
+/// <summary>
+/// A customer adds a website in the browser (bad input shown on the form), watches its container come up,
+/// uploads a zip and sees the site listed; curl through the panel's real edge gets the content, and the
+/// request shows in the site's recent requests. Another customer cannot open it; the admin finds it among
+/// all websites beside the edge's health; the customer deletes it.
+/// </summary>
+public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTest(fixture)
+{
+    [Fact]
+    public async Task Customer_adds_a_site_uploads_a_zip_and_it_is_served_through_the_edge()
+    {
+        await using (var scope = Fixture.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<CatalogService>().SeedDefaultsAsync();
+            await scope.ServiceProvider.GetRequiredService<HostingService>().CreatePlanAsync(Actor.System,
+                new HostingPlanRequest("Web Browser", 2, 256L << 20, null, 1, 128L << 20, 3.50m));
+        }
+
+        await Fixture.WaitForNodeAsync();
+        await using var browser = await BrowserSession.StartAsync(Fixture.App.BaseAddress);
+        var page = browser.Page;
+        page.SetDefaultTimeout(30_000);
+        try
+        {
+            await WalkAsync(browser, page);
+        }
+        catch (Exception ex) when (ex is TimeoutException or PlaywrightException or Shouldly.ShouldAssertException)
+        {
+            await browser.ScreenshotAsync("3x-websites-failure");
+            throw new InvalidOperationException(ex.Message + "\npanel output:\n" + string.Join("\n", Fixture.App.Output.Split('\n').TakeLast(60)), ex);
+        }
+        finally
+        {
+            await RemoveContainersAsync();
+        }
+    }
+
+    private async Task WalkAsync(BrowserSession browser, IPage page)
+    {
+        var email = NewEmail();
+        await page.GotoAsync("/account/signup");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", "Good-Passw0rd");
+        await page.FillAsync("#confirm", "Good-Passw0rd");
+        await page.ClickAsync("[data-testid=signup-submit]");
+        await Assertions.Expect(page.GetByTestId("customer-home")).ToBeVisibleAsync();
+        await Interactive(page, "");
+        await page.GetByTestId("nav-websites").ClickAsync();
+        await Interactive(page, "websites");
+        await Assertions.Expect(page.GetByTestId("sites-empty")).ToBeVisibleAsync();
+
+        // Bad input is shown on the form and nothing is added.
+        await page.GetByTestId("site-domain").FillAsync("bad_name!.test");
+        await page.Locator("[data-plan='Web Browser']").ClickAsync();
+        await page.GetByTestId("site-add").ClickAsync();
+        await Assertions.Expect(page.GetByText("not a valid domain name")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("sites-empty")).ToBeVisibleAsync();
+
+        // A site with an alias: its page shows it setting up, then live (the container provisioned by the usual job).
+        await page.GetByTestId("site-domain").FillAsync("Shop.Example.TEST");
+        await page.GetByTestId("site-aliases").FillAsync("www.shop.example.test");
+        await page.GetByTestId("site-add").ClickAsync();
+        await page.WaitForURLAsync(SiteUrl());
+        await Interactive(page, page.Url[(page.Url.IndexOf("websites/", StringComparison.Ordinal))..]);
+        await Assertions.Expect(page.GetByTestId("site-domain-title")).ToHaveTextAsync("shop.example.test");
+        await Assertions.Expect(page.GetByTestId("alias-row")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=site-state][data-state=Live]")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Assertions.Expect(page.GetByTestId("site-certificate")).ToContainTextAsync("UTC");
+        var siteUrl = page.Url;
+
+        // A zip with a page: uploaded, checked, live.
+        using (var zip = SiteArchiveTests.Zip(("index.html", "<h1>shop in the browser</h1>", 0), ("about/index.html", "about us", 0)))
+        {
+            await page.GetByTestId("site-upload").SetInputFilesAsync(new FilePayload { Name = "site.zip", MimeType = "application/zip", Buffer = zip.ToArray() });
+        }
+
+        await Assertions.Expect(page.GetByTestId("site-content-bytes")).ToHaveAttributeAsync("data-bytes", "36");
+
+        // Through the panel's real edge, by the site's name and its alias.
+        (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/")).ShouldBe((200, "<h1>shop in the browser</h1>"));
+        (await HostingTests.CurlAsync("www.shop.example.test", Fixture.App.EdgeHttpPort, "/about/")).ShouldBe((200, "about us"));
+        await Assertions.Expect(page.Locator("[data-testid=access-row][data-status='200'][data-path='/about/']")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("access-row")).ToHaveCountAsync(2);
+
+        // The file manager: the zip's files, a folder opened, one more file uploaded into it and served.
+        await page.GetByTestId("files-load").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(2);
+        await page.GetByTestId("file-folder").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("files-path")).ToContainTextAsync("about");
+        await Assertions.Expect(page.Locator("[data-testid=file-row][data-name='index.html']")).ToHaveCountAsync(1);
+        await page.GetByTestId("file-upload").SetInputFilesAsync(new FilePayload { Name = "team.html", MimeType = "text/html", Buffer = "the team"u8.ToArray() });
+        await Assertions.Expect(page.Locator("[data-testid=file-row][data-name='team.html']")).ToBeVisibleAsync();
+        (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/about/team.html")).ShouldBe((200, "the team"));
+        await browser.ScreenshotAsync("30-website-detail");
+
+        // Listed with its alias and state.
+        await page.GetByTestId("nav-websites").ClickAsync();
+        await Interactive(page, "websites");
+        await Assertions.Expect(page.GetByTestId("site-link")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.GetByTestId("site-link")).ToHaveTextAsync("shop.example.test");
+        await Assertions.Expect(page.GetByTestId("sites-table")).ToContainTextAsync("www.shop.example.test");
+        await Assertions.Expect(page.GetByTestId("sites-table").Locator("[data-testid=site-state][data-state=Live]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("space-sites")).ToHaveTextAsync("1 of 2");
+        await browser.ScreenshotAsync("31-websites");
+
+        // Its container is no server of the customer's.
+        await page.GetByTestId("nav-servers").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("servers-empty")).ToBeVisibleAsync();
+
+        // Another customer: not found.
+        await using (var other = await BrowserSession.StartAsync(Fixture.App.BaseAddress))
+        {
+            await other.Page.GotoAsync("/account/signup");
+            await other.Page.FillAsync("#email", NewEmail("other"));
+            await other.Page.FillAsync("#password", "Good-Passw0rd");
+            await other.Page.FillAsync("#confirm", "Good-Passw0rd");
+            await other.Page.ClickAsync("[data-testid=signup-submit]");
+            await Assertions.Expect(other.Page.GetByTestId("customer-home")).ToBeVisibleAsync();
+            await other.Page.GotoAsync(siteUrl);
+            await Assertions.Expect(other.Page.GetByTestId("site-not-found")).ToBeVisibleAsync();
+        }
+
+        // The admin: every website with its tenant, and the edge's health.
+        await using (var admin = await BrowserSession.StartAsync(Fixture.App.BaseAddress))
+        {
+            await admin.Page.GotoAsync("/account/login");
+            await admin.Page.FillAsync("#email", PanelProcess.AdminEmail);
+            await admin.Page.FillAsync("#password", PanelProcess.AdminPassword);
+            await admin.Page.ClickAsync("[data-testid=login-submit]");
+            await Assertions.Expect(admin.Page.GetByTestId("signed-in-as")).ToHaveTextAsync(PanelProcess.AdminEmail);
+            await admin.Page.GetByTestId("nav-admin-sites").ClickAsync();
+            await Interactive(admin.Page, "admin/sites");
+            await Assertions.Expect(admin.Page.Locator("[data-testid=edge-health][data-running=true]")).ToBeVisibleAsync();
+            await Assertions.Expect(admin.Page.GetByTestId("edge-listening")).ToContainTextAsync($"http://127.0.0.1:{Fixture.App.EdgeHttpPort}");
+            await Assertions.Expect(admin.Page.GetByTestId("edge-routes")).ToHaveAttributeAsync("data-routes", "1");
+            await Assertions.Expect(admin.Page.GetByTestId("edge-certificate")).ToHaveCountAsync(1);
+            await admin.Page.GetByTestId("sites-search").FillAsync(email);
+            await Assertions.Expect(admin.Page.GetByTestId("admin-site-link")).ToHaveCountAsync(1);
+            await Assertions.Expect(admin.Page.GetByTestId("admin-site-owner")).ToHaveTextAsync(email);
+            await admin.ScreenshotAsync("32-admin-websites");
+        }
+
+        // Deleted (confirmed): gone from the list and from the edge.
+        await page.GotoAsync(siteUrl);
+        await Interactive(page, siteUrl[siteUrl.IndexOf("websites/", StringComparison.Ordinal)..]);
+        await page.GetByTestId("site-delete").ClickAsync();
+        await page.Locator(".mud-dialog-container").GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await page.WaitForURLAsync(ListUrl());
+        await Assertions.Expect(page.GetByTestId("sites-empty")).ToBeVisibleAsync();
+        (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/")).Status.ShouldBe(404);
+    }
+
+    /// <summary>Deletes the hosting containers the test made (through the panel's jobs) and waits until they are gone.</summary>
+    private async Task RemoveContainersAsync()
+    {
+        List<int> boxes;
+        await using (var db = Fixture.Database.CreateContext())
+        {
+            boxes = await db.HostingSpaces.Where(s => s.VpsId != null).Select(s => s.VpsId!.Value).ToListAsync();
+        }
+
+        var (scope, vpses) = Fixture.Resolve<VpsService>();
+        await using (scope)
+        {
+            foreach (var id in boxes)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(90);
+                while (DateTime.UtcNow < deadline)
+                {
+                    await using var db = Fixture.Database.CreateContext();
+                    var vps = await db.Vpses.AsNoTracking().FirstAsync(v => v.Id == id);
+                    if (vps.Status == VpsStatus.Deleted)
+                    {
+                        break;
+                    }
+
+                    if (vps.BusyOperationId is null)
+                    {
+                        await vpses.DeleteAsync(Actor.System, id);
+                    }
+
+                    await Task.Delay(200);
+                }
+
+                await using var check = Fixture.Database.CreateContext();
+                (await check.Vpses.Where(v => v.Id == id).Select(v => v.Status).FirstAsync()).ShouldBe(VpsStatus.Deleted);
+                (await check.Operations.AnyAsync(o => o.VpsId == id && o.Kind == OperationKind.Delete && o.Status == OperationStatus.Succeeded)).ShouldBeTrue();
+            }
+        }
+    }
+
+    /// <summary>Waits until the page at <paramref name="path"/> runs in its circuit (clicks before that are lost).</summary>
+    private static Task Interactive(IPage page, string path)
+        => Assertions.Expect(page.Locator($"[data-testid=page][data-interactive=true][data-path='{path}']")).ToBeVisibleAsync();
+
+    [GeneratedRegex("/websites/[0-9]+$")]
+    private static partial Regex SiteUrl();
+
+    [GeneratedRegex("/websites$")]
+    private static partial Regex ListUrl();
+}
