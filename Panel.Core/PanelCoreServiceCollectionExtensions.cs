@@ -78,6 +78,7 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddScoped<PaymentService>();
         services.AddScoped<Jobs.Billing.PaymentRetryJob>();
         services.AddScoped<ApiTokenService>();
+        services.AddScoped<Jobs.Api.ApiIdempotencyPurgeJob>();
         services.AddScoped<InvoicingService>();
         services.AddScoped<TaxService>();
         services.AddScoped<CouponService>();

@@ -84,7 +84,7 @@ public static class PanelApi
                     Title = "VpsPanel API",
                     Version = "v1",
                     Description = "Servers, snapshots, backups, invoices and balance for customers; a provisioning module keyed by an external service id for admins and billing systems. "
-                                  + "Authenticate with 'Authorization: Bearer vpsp_…' (Account → API tokens). Every POST and DELETE needs an Idempotency-Key header. Errors are application/problem+json.",
+                                  + "Authenticate with 'Authorization: Bearer vpsp_…' (Account → API tokens). Every POST and DELETE needs an Idempotency-Key header (a key replays its first answer for 7 days). Errors are application/problem+json.",
                 };
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();

@@ -53,6 +53,7 @@ public static class DatabaseStartup
             await scope.ServiceProvider.GetRequiredService<CatalogService>().SeedDefaultsAsync(cancellationToken);
             // The installation-wide billing jobs (metering, invoices, dunning) and the mail outbox on the default queue.
             Panel.Core.Jobs.Billing.BillingJobs.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>(), options.Billing);
+            Panel.Core.Jobs.Api.ApiIdempotencyPurgeJob.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>());
             Panel.Core.Jobs.Mail.MailOutboxJob.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>(), options.Mail);
             Panel.Core.Jobs.Hosting.CertificateRenewalJob.Register(app.Services.GetRequiredService<Hangfire.IRecurringJobManager>(), options.Edge);
             return 0;

@@ -7,6 +7,9 @@ namespace Panel.Core.Domain.Api;
 /// </summary>
 public sealed class ApiIdempotencyRecord
 {
+    /// <summary>How long a key replays its answer; the daily purge removes older rows (a later call with the key is new).</summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromDays(7);
+
     /// <summary>The token that made the call.</summary>
     public Guid TokenId { get; set; }
 

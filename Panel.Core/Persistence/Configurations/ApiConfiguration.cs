@@ -34,5 +34,6 @@ internal sealed class ApiIdempotencyConfiguration : IEntityTypeConfiguration<Api
         builder.Property(r => r.ContentType).HasMaxLength(100);
         builder.Property(r => r.Location).HasMaxLength(300);
         builder.HasOne<ApiToken>().WithMany().HasForeignKey(r => r.TokenId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasIndex(r => r.CreatedAt); // the daily purge
     }
 }

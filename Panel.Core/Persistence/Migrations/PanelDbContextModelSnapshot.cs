@@ -401,6 +401,9 @@ namespace Panel.Core.Persistence.Migrations
                     b.HasKey("TokenId", "Key")
                         .HasName("pk_api_idempotency");
 
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_api_idempotency_created_at");
+
                     b.ToTable("api_idempotency", (string)null);
                 });
 

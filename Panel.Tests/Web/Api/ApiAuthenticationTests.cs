@@ -166,4 +166,47 @@ public sealed class ApiAuthenticationTests(PanelFixture fixture) : ApiTest(fixtu
         int.Parse(limited.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture).ShouldBeInRange(1, 60);
         (await calm.GetAsync(new Uri("/api/v1/operations/0", UriKind.Relative))).StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task Idempotency_keys_replay_for_a_week_and_the_daily_purge_removes_older_ones()
+    {
+        var customer = await CustomerAsync();
+        using var http = Client(await TokenAsync(customer, CustomerScopes));
+        // A mutating call: paying a missing invoice is refused (404) - refusals are kept and replayed like successes.
+        var key = "purge-" + Guid.NewGuid().ToString("N");
+        using (var first = await SendAsync(http, HttpMethod.Post, "/api/v1/invoices/987654321/pay", null, key))
+        {
+            await ProblemAsync(first, 404);
+        }
+
+        Guid tokenId;
+        await using (var db = Fixture.Database.CreateContext())
+        {
+            var row = await db.ApiIdempotency.SingleAsync(r => r.Key == key);
+            tokenId = row.TokenId;
+            // One key of the same token from eight days ago.
+            db.ApiIdempotency.Add(new ApiIdempotencyRecord
+            {
+                TokenId = tokenId, Key = key + "-old", RequestHash = row.RequestHash, Request = row.Request, StatusCode = 200,
+                CreatedAt = DateTime.UtcNow - ApiIdempotencyRecord.Retention - TimeSpan.FromDays(1),
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var (scope, job) = Fixture.Resolve<Panel.Core.Jobs.Api.ApiIdempotencyPurgeJob>();
+        await using (scope)
+        {
+            (await job.RunAsync(CancellationToken.None)).ShouldBeGreaterThanOrEqualTo(1);
+            (await job.RunAsync(CancellationToken.None)).ShouldBe(0, "a second run finds nothing");
+        }
+
+        await using (var db = Fixture.Database.CreateContext())
+        {
+            (await db.ApiIdempotency.Where(r => r.TokenId == tokenId).Select(r => r.Key).ToListAsync()).ShouldBe([key]);
+        }
+
+        using var replay = await SendAsync(http, HttpMethod.Post, "/api/v1/invoices/987654321/pay", null, key);
+        await ProblemAsync(replay, 404);
+        replay.Headers.GetValues("Idempotent-Replayed").Single().ShouldBe("true");
+    }
 }
