@@ -231,8 +231,9 @@ internal static class Ledger
 
     /// <summary>
     /// Settles the customer's open invoices from the balance: <paramref name="first"/> first, then the
-    /// oldest, stopping at the first the balance does not cover (never skipping ahead). Each settled
-    /// invoice gets an <see cref="LedgerEntryKind.InvoiceCharge"/> of its total. Returns them.
+    /// oldest, stopping at the first the balance does not cover (never skipping ahead, except that an
+    /// invoice of 0.00 is always settled: nothing is owed on it). Each settled invoice gets an
+    /// <see cref="LedgerEntryKind.InvoiceCharge"/> of its total (none for 0.00). Returns them.
     /// </summary>
     public static async Task<IReadOnlyList<Invoice>> SettleAsync(PanelDbContext db, Guid customerId, long? first, string actorName, DateTime now, CancellationToken cancellationToken)
     {
@@ -247,15 +248,17 @@ internal static class Ledger
 
         var balance = await BalanceAsync(db, customerId, cancellationToken);
         var paid = new List<Invoice>();
+        var blocked = false; // the first invoice the balance does not cover blocks every later one...
         foreach (var invoice in open)
         {
-            if (invoice.Total > balance)
-            {
-                break;
-            }
-
             if (invoice.Total > 0)
             {
+                if (blocked || invoice.Total > balance)
+                {
+                    blocked = true;
+                    continue; // ...but not one of 0.00 (a coupon covered it all): nothing is owed on it
+                }
+
                 balance = Append(db, customerId, LedgerEntryKind.InvoiceCharge, -invoice.Total, balance, invoice.Id, invoice.Number, actorName, now);
             }
 

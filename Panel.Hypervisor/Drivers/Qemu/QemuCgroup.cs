@@ -83,23 +83,7 @@ public sealed class QemuCgroup(string id, CgroupMode mode)
     /// Removes the folders, waiting up to a second for the last tasks of a guest that was just killed to
     /// be reaped (idempotent); throws when they are still busy then.
     /// </summary>
-    public async Task RemoveAsync(CancellationToken cancellationToken)
-    {
-        foreach (var dir in Directories)
-        {
-            for (var attempt = 0; Directory.Exists(dir); attempt++)
-            {
-                try
-                {
-                    Directory.Delete(dir); // rmdir: the kernel refuses while a task is left
-                }
-                catch (IOException) when (attempt < 50)
-                {
-                    await Task.Delay(20, cancellationToken);
-                }
-            }
-        }
-    }
+    public Task RemoveAsync(CancellationToken cancellationToken) => Cgroups.CgroupFolders.RemoveAsync(Directories, cancellationToken);
 
     /// <summary>Removes the folders once nothing runs in them (idempotent, best effort: see <see cref="RemoveAsync"/>).</summary>
     public void Remove()

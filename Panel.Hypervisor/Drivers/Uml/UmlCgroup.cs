@@ -180,23 +180,7 @@ internal sealed class UmlCgroup(string id, CgroupMode mode)
     }
 
     /// <summary>Removes the group (it must be empty: the guest has exited).</summary>
-    public async Task RemoveAsync(CancellationToken cancellationToken)
-    {
-        foreach (var dir in Dirs)
-        {
-            for (var attempt = 0; Directory.Exists(dir); attempt++)
-            {
-                try
-                {
-                    Directory.Delete(dir); // rmdir: the kernel refuses while a task is left
-                }
-                catch (IOException) when (attempt < 50)
-                {
-                    await Task.Delay(20, cancellationToken); // the last tasks are still being reaped
-                }
-            }
-        }
-    }
+    public Task RemoveAsync(CancellationToken cancellationToken) => Cgroups.CgroupFolders.RemoveAsync(Dirs, cancellationToken);
 
     private static void Write(string dir, string file, string value) => File.WriteAllText(Path.Combine(dir, file), value);
 

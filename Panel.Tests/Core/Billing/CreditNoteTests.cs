@@ -94,4 +94,32 @@ public sealed class CreditNoteTests(BillingFixture fixture) : BillingTest(fixtur
         (await Should.ThrowAsync<PanelRefusedException>(() => WithAsync<BillingService, PaymentResult>(b => b.PayFromCreditAsync(self, small.Id, Ct)))).Message.ShouldContain("already paid");
         (await WithAsync<BillingService, InvoiceView>(b => b.InvoiceAsync(self, invoiceId, Ct))).Status.ShouldBe(InvoiceStatus.Open);
     }
+
+    [Fact]
+    public async Task An_invoice_of_nothing_is_settled_even_behind_one_the_balance_does_not_cover()
+    {
+        var (customer, unpaid) = await IssuedInvoiceAsync(10m); // 10.00 open, no credit
+        long zero;
+        await using (var db = Db())
+        {
+            // March's invoice came to 0.00 (a coupon covered it all).
+            var invoice = new Invoice
+            {
+                Number = "INV-2026-000900", CustomerId = customer, PeriodStart = Utc(2026, 2, 1), PeriodEnd = Utc(2026, 3, 1), IssuedAt = Utc(2026, 3, 1),
+                DueAt = Utc(2026, 3, 15), Currency = "EUR", Net = 0m, TaxAmount = 0m, Total = 0m, Status = InvoiceStatus.Open,
+            };
+            db.Invoices.Add(invoice);
+            await db.SaveChangesAsync(Ct);
+            zero = invoice.Id;
+        }
+
+        // Any settlement (here a top-up that does not cover the 10.00) pays the 0.00 one and charges nothing for it.
+        var balance = await WithAsync<BillingService, BalanceView>(b => b.TopUpAsync(Admin, customer, 1m, null, Ct));
+        balance.Balance.ShouldBe(1.00m);
+        var self = new Actor(customer, "c@example.com", false);
+        (await WithAsync<BillingService, InvoiceView>(b => b.InvoiceAsync(self, zero, Ct))).Status.ShouldBe(InvoiceStatus.Paid);
+        (await WithAsync<BillingService, InvoiceView>(b => b.InvoiceAsync(self, unpaid, Ct))).Status.ShouldBe(InvoiceStatus.Open);
+        await using var check = Db();
+        (await check.LedgerEntries.CountAsync(e => e.CustomerId == customer && e.Kind == LedgerEntryKind.InvoiceCharge, Ct)).ShouldBe(0);
+    }
 }

@@ -101,6 +101,16 @@ public sealed class HostingIsolationTests(NodeHostFixture node)
         finally
         {
             await edge.StopAsync(CancellationToken.None);
+            // The sites go first (other hosting tests list every site), then the tenants' containers.
+            await using (var db = node.Database.CreateContext())
+            {
+                var sites = await db.Sites.Where(s => s.Domain == $"a-{tag}.test" || s.Domain == $"b-{tag}.test").Select(s => s.Id).ToListAsync(CancellationToken.None);
+                foreach (var site in sites)
+                {
+                    await hosting.DeleteSiteAsync(Actor.System, site, CancellationToken.None);
+                }
+            }
+
             foreach (var id in boxes)
             {
                 (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);

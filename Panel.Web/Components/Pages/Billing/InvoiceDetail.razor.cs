@@ -47,48 +47,36 @@ public sealed partial class InvoiceDetail
         }
     }
 
-    private async Task PayAsync()
+    private Task PayAsync() => RunAsync(async actor =>
+    {
+        await BillingService.PayFromCreditAsync(actor, Id);
+        Snackbar.Add($"{invoice?.Number} is paid from your balance.", Severity.Success);
+    });
+
+    private Task PayByCardAsync() => RunAsync(async actor =>
+    {
+        var attempt = await PaymentService.PayAsync(actor, Id);
+        switch (attempt.Status)
+        {
+            case Panel.Core.Domain.Billing.PaymentAttemptStatus.Succeeded:
+                Snackbar.Add($"{invoice?.Number} is paid: {attempt.Amount:0.00} {attempt.Currency} charged.", Severity.Success);
+                break;
+            case Panel.Core.Domain.Billing.PaymentAttemptStatus.Declined:
+                Snackbar.Add($"The payment was declined: {attempt.Message ?? "no reason given"}. Nothing was charged.", Severity.Error);
+                break;
+            default:
+                Snackbar.Add("The payment is being processed; this invoice shows as paid once the provider confirms it.", Severity.Info);
+                break;
+        }
+    });
+
+    /// <summary>Runs a payment, shows a refusal as a warning, and reloads the invoice.</summary>
+    private async Task RunAsync(Func<Actor, Task> pay)
     {
         busy = true;
         try
         {
-            await BillingService.PayFromCreditAsync(await CurrentActor.GetAsync(), Id);
-            Snackbar.Add($"{invoice?.Number} is paid from your balance.", Severity.Success);
-            await LoadAsync();
-        }
-        catch (PanelRefusedException ex)
-        {
-            Snackbar.Add(ex.Message, Severity.Warning);
-        }
-        catch (PanelNotFoundException)
-        {
-            notFound = true;
-        }
-        finally
-        {
-            busy = false;
-        }
-    }
-
-    private async Task PayByCardAsync()
-    {
-        busy = true;
-        try
-        {
-            var attempt = await PaymentService.PayAsync(await CurrentActor.GetAsync(), Id);
-            switch (attempt.Status)
-            {
-                case Panel.Core.Domain.Billing.PaymentAttemptStatus.Succeeded:
-                    Snackbar.Add($"{invoice?.Number} is paid: {attempt.Amount:0.00} {attempt.Currency} charged.", Severity.Success);
-                    break;
-                case Panel.Core.Domain.Billing.PaymentAttemptStatus.Declined:
-                    Snackbar.Add($"The payment was declined: {attempt.Message ?? "no reason given"}. Nothing was charged.", Severity.Error);
-                    break;
-                default:
-                    Snackbar.Add("The payment is being processed; this invoice shows as paid once the provider confirms it.", Severity.Info);
-                    break;
-            }
-
+            await pay(await CurrentActor.GetAsync());
             await LoadAsync();
         }
         catch (PanelRefusedException ex)
