@@ -67,6 +67,9 @@ public sealed class PanelDbContext(DbContextOptions<PanelDbContext> options)
     /// <summary>The meter's watermark (one row).</summary>
     public DbSet<Panel.Core.Domain.Billing.UsageWatermark> UsageWatermarks => Set<Panel.Core.Domain.Billing.UsageWatermark>();
 
+    /// <summary>VPSes the meter has to look at (written by triggers on <c>vpses</c>).</summary>
+    public DbSet<Panel.Core.Domain.Billing.UsageChange> UsageChanges => Set<Panel.Core.Domain.Billing.UsageChange>();
+
     /// <summary>Traffic of VPSes per UTC day.</summary>
     public DbSet<Panel.Core.Domain.Billing.VpsTrafficDay> VpsTrafficDays => Set<Panel.Core.Domain.Billing.VpsTrafficDay>();
 

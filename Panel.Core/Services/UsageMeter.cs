@@ -8,11 +8,13 @@ namespace Panel.Core.Services;
 /// Meters each VPS's hours into <c>usage_segments</c>: every whole UTC hour that has ended and overlaps
 /// the VPS's life, once. A run locks the watermark row (<c>usage_watermark</c>, "metered until hour
 /// W") <c>FOR UPDATE</c> and moves it from W to the last ended hour U, so runs late, twice, concurrently
-/// or on two nodes are serialized and a run that finds W = U does nothing. Its work is proportional to
-/// what changed: one statement compares every VPS with its open segment and writes only where the
-/// state (owner, plan, status, billable) differs (the open segment is closed at W and the next opened
-/// there), where the VPS was deleted (closed at the end of the hour of deletion) or where the VPS is new
-/// (opened at the hour of its creation). An unchanged VPS's open segment simply reaches the new W.
+/// or on two nodes are serialized, and a run that finds W = U has nothing to add. Its work is
+/// proportional to what changed: triggers on <c>vpses</c> mark every new VPS and every change of owner,
+/// plan, status, node or deletion in <c>usage_changes</c>, and the run looks only at the marked VPSes.
+/// Where the state (owner, plan, status, billable) differs from the open segment, it closes that at W
+/// and opens the next one there; a deleted VPS's segment is closed at the end of the hour of deletion; a
+/// new VPS's first segment opens at the hour of its creation. An unmarked VPS costs nothing: its open
+/// segment reaches the new W by itself.
 /// </summary>
 /// <remarks>
 /// The hours from W to U take the VPS's owner, plan and status as the run sees them: normally minutes
@@ -32,10 +34,10 @@ public sealed class UsageMeter(IDbContextFactory<PanelDbContext> dbFactory, Time
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         db.Database.SetCommandTimeout(TimeSpan.FromMinutes(10));
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var metered = await LockWatermarkAsync(db, cancellationToken);
+        var (metered, open) = await LockWatermarkAsync(db, cancellationToken);
         // A run that finds W at U (another run got here first) - or past it (the clock went back) - leaves W
-        // as it is; it only opens VPSes that have no segment yet but were created before W (a row written
-        // with an earlier creation time), so their hours are not left for the next hour's run.
+        // as it is; it only meters VPSes marked meanwhile that have no segment yet but were created before W
+        // (a row written with an earlier creation time), so their hours are not left for the next hour's run.
         if (metered > until)
         {
             until = metered.Value;
@@ -43,13 +45,43 @@ public sealed class UsageMeter(IDbContextFactory<PanelDbContext> dbFactory, Time
 
         // Before the first run there are no segments: W only matters for open ones.
         var from = metered ?? until;
-        // One statement. cur: every VPS with its open segment, or without any segment yet (new); the hours
-        // this run meters for it are [start_hour, stop_hour). closed: open segments whose state changed (closed
-        // at W) or whose VPS's deletion hour has passed (closed at that hour, never before W). The INSERT opens
-        // segments for new VPSes and for changed ones - the latter through closed's RETURNING, so the old one
-        // is closed before the new one takes the "one open segment per VPS" index.
-        // date_trunc(…, 'UTC'): whole UTC hours whatever the session's time zone.
-        var hours = await db.Database.SqlQuery<long>(
+        // The VPSes marked as new or changed since the last run, locked; one a transaction is marking right
+        // now is left for the next run (its change is not committed: this run could not see it anyway).
+        var marked = (await db.Database.SqlQuery<int>($"SELECT vps_id AS \"Value\" FROM usage_changes ORDER BY vps_id FOR UPDATE SKIP LOCKED")
+            .ToListAsync(cancellationToken)).ToArray();
+        var run = marked.Length > 0 ? await MeterMarkedAsync(db, marked, from, until, cancellationToken) : new MarkedRun(0, 0, 0, 0);
+        // The open segments this run did not touch reach the new watermark by themselves.
+        var hours = run.Hours + ((long)(open - run.OpenSeen) * ((until - from).Ticks / TimeSpan.TicksPerHour));
+        var stillOpen = open - run.Closed + run.Opened;
+        if (metered != until || stillOpen != open)
+        {
+            await db.UsageWatermarks.Where(w => w.Id == UsageWatermark.SingletonId)
+                .ExecuteUpdateAsync(s => s.SetProperty(w => w.MeteredUntil, until).SetProperty(w => w.OpenSegments, stillOpen), cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return (int)Math.Min(int.MaxValue, hours);
+    }
+
+    /// <summary>
+    /// Meters the marked VPSes from <paramref name="from"/> (the watermark W) to <paramref name="until"/>
+    /// in one statement; returns the VPS-hours this adds for them, how many of them had an open segment,
+    /// and how many open segments it closed and opened.
+    /// </summary>
+    /// <remarks>
+    /// cur: each marked VPS with its open segment, or without any segment yet (new); step: the hours this
+    /// run meters for it, [start_hour, stop_hour). closed: open segments whose state changed (closed at W)
+    /// or whose VPS's deletion hour has passed (closed at the end of that hour, never before W). opened:
+    /// segments for new VPSes (from their creation hour) and for changed ones (from W) - the latter through
+    /// closed's RETURNING, so the old one is closed before the new one takes the "one open segment per VPS"
+    /// index. settled: the marks of VPSes that need nothing more; a VPS created in the running hour or
+    /// deleted in an hour that has not ended stays marked, and so does a VPS with an open segment when W
+    /// does not move (a change seen then is applied from the next hour). date_trunc(…, 'UTC'): whole UTC hours whatever the
+    /// session's time zone.
+    /// </remarks>
+    private static async Task<MarkedRun> MeterMarkedAsync(PanelDbContext db, int[] marked, DateTime from, DateTime until, CancellationToken cancellationToken)
+    {
+        var result = await db.Database.SqlQuery<MarkedRun>(
             $"""
             WITH cur AS (
                 SELECT v.id AS vps_id, v.owner_id, v.plan_id, v.status,
@@ -59,7 +91,7 @@ public sealed class UsageMeter(IDbContextFactory<PanelDbContext> dbFactory, Time
                        s.id AS seg_id, s.owner_id AS seg_owner, s.plan_id AS seg_plan, s.status AS seg_status, s.billable AS seg_billable
                 FROM vpses v
                 LEFT JOIN usage_segments s ON s.vps_id = v.id AND s.to_hour IS NULL
-                WHERE v.created_at < {until}
+                WHERE v.id = ANY({marked}) AND v.created_at < {until}
                   AND (s.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM usage_segments x WHERE x.vps_id = v.id))
             ),
             step AS (
@@ -86,26 +118,33 @@ public sealed class UsageMeter(IDbContextFactory<PanelDbContext> dbFactory, Time
                 UNION ALL
                 SELECT vps_id, owner_id, plan_id, status, billable, {from}, CASE WHEN finished THEN end_hour END
                 FROM closed WHERE reopen
+                RETURNING to_hour IS NULL AS open
+            ),
+            settled AS (
+                DELETE FROM usage_changes c USING vpses v
+                WHERE c.vps_id = ANY({marked}) AND v.id = c.vps_id AND v.created_at < {until}
+                  AND ({from} < {until} OR c.vps_id NOT IN (SELECT vps_id FROM cur WHERE seg_id IS NOT NULL))
+                  AND (v.deleted_at IS NULL OR date_trunc('hour', v.deleted_at - interval '1 microsecond', 'UTC') + interval '1 hour' <= {until})
                 RETURNING 1
             )
-            SELECT COALESCE(sum(GREATEST(0, EXTRACT(EPOCH FROM stop_hour - start_hour)::bigint / 3600)), 0)::bigint AS "Value" FROM step
+            SELECT (SELECT COALESCE(sum(GREATEST(0, EXTRACT(EPOCH FROM stop_hour - start_hour)::bigint / 3600)), 0)::bigint FROM step) AS hours,
+                   (SELECT count(*)::int FROM cur WHERE seg_id IS NOT NULL) AS open_seen,
+                   (SELECT count(*)::int FROM closed) AS closed,
+                   (SELECT count(*)::int FROM opened WHERE open) AS opened
             """).ToListAsync(cancellationToken);
-        if (metered != until)
-        {
-            await db.UsageWatermarks.Where(w => w.Id == UsageWatermark.SingletonId).ExecuteUpdateAsync(s => s.SetProperty(w => w.MeteredUntil, until), cancellationToken);
-        }
-
-        await tx.CommitAsync(cancellationToken);
-        return (int)Math.Min(int.MaxValue, hours.Single());
+        return result.Single();
     }
 
-    /// <summary>Locks the watermark row for the caller's transaction (made on first use); returns it.</summary>
-    private static async Task<DateTime?> LockWatermarkAsync(PanelDbContext db, CancellationToken cancellationToken)
+    /// <summary>What <see cref="MeterMarkedAsync"/> did (its statement's columns in snake case, as the context names them).</summary>
+    private sealed record MarkedRun(long Hours, int OpenSeen, int Closed, int Opened);
+
+    /// <summary>Locks the watermark row for the caller's transaction (made on first use); returns it and the open segments' count.</summary>
+    private static async Task<(DateTime? MeteredUntil, int OpenSegments)> LockWatermarkAsync(PanelDbContext db, CancellationToken cancellationToken)
     {
         await db.Database.ExecuteSqlInterpolatedAsync(
-            $"INSERT INTO usage_watermark (id, metered_until) VALUES ({UsageWatermark.SingletonId}, NULL) ON CONFLICT (id) DO NOTHING", cancellationToken);
-        var rows = await db.UsageWatermarks.FromSql($"SELECT * FROM usage_watermark WHERE id = {UsageWatermark.SingletonId} FOR UPDATE").AsNoTracking().ToListAsync(cancellationToken);
-        return rows.Single().MeteredUntil;
+            $"INSERT INTO usage_watermark (id, metered_until, open_segments) VALUES ({UsageWatermark.SingletonId}, NULL, 0) ON CONFLICT (id) DO NOTHING", cancellationToken);
+        var row = (await db.UsageWatermarks.FromSql($"SELECT * FROM usage_watermark WHERE id = {UsageWatermark.SingletonId} FOR UPDATE").AsNoTracking().ToListAsync(cancellationToken)).Single();
+        return (row.MeteredUntil, row.OpenSegments);
     }
 
     /// <summary>The hour up to which usage is metered (null before the first run).</summary>

@@ -188,7 +188,7 @@ public static class BillingBench
             var total = meterSeconds + invoiceSeconds;
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"metering + invoice run: {total:0.0} s against the goal of 60 s: {(total <= 60 ? "met" : "missed")}."));
             notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"Metering writes usage segments (one per VPS and state), not hour rows: {segments} rows for {metered} VPS-hours. Each run locks the watermark, compares every VPS with its open segment in one statement and writes only what changed ({applied} plan, power and deletion changes in the month)."));
+                $"Metering writes usage segments (one per VPS and state), not hour rows: {segments} rows for {metered} VPS-hours. Each run locks the watermark and looks only at the VPSes the triggers on vpses marked as new or changed ({applied} plan, power and deletion changes in the month): an unchanged VPS costs nothing."));
             notes.Add("The reference copies the panel's final segment rows; the earlier design wrote one row per VPS-hour (20.7 M for this month), whose own binary COPY took 204 s on this machine.");
             notes.Add("The invoice run reads what is due set-based (segments, plans, host names, first billable hours, traffic days) and issues 250 customers per transaction (accounts locked in key order, the year's counter row locked last, invoices, lines, settlement and audit in one commit).");
             notes.Add("Traffic: one vps_traffic_days row per VPS and day (seeded, untimed: the node's metrics job writes them each minute from the port counters), summed per period for the overage lines.");

@@ -62,6 +62,26 @@ public sealed class UsageWatermark
 
     /// <summary>Metered up to this hour (UTC, exclusive); null before the first run.</summary>
     public DateTime? MeteredUntil { get; set; }
+
+    /// <summary>
+    /// How many segments are open, kept by the meter (only it writes segments): a run reports the hours it
+    /// added without counting the VPSes it did not touch. Billing never reads it.
+    /// </summary>
+    public int OpenSegments { get; set; }
+}
+
+/// <summary>
+/// A VPS whose billing state (owner, plan, status, node, creation or deletion time) may have changed since
+/// the meter last looked at it: written by triggers on <c>vpses</c> (every insert, and every update of
+/// those columns), taken and removed by the metering run. So a run reads only these VPSes, not all of them.
+/// </summary>
+public sealed class UsageChange
+{
+    /// <summary>The VPS.</summary>
+    public int VpsId { get; set; }
+
+    /// <summary>When it last changed (UTC, the database's clock).</summary>
+    public DateTime ChangedAt { get; set; }
 }
 
 /// <summary>

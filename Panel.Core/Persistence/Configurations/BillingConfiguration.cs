@@ -36,6 +36,18 @@ internal sealed class UsageWatermarkConfiguration : IEntityTypeConfiguration<Usa
     }
 }
 
+internal sealed class UsageChangeConfiguration : IEntityTypeConfiguration<UsageChange>
+{
+    public void Configure(EntityTypeBuilder<UsageChange> builder)
+    {
+        // Filled by the triggers vpses_usage_inserted and vpses_usage_changed (UsageSegments migration).
+        builder.ToTable("usage_changes");
+        builder.HasKey(c => c.VpsId);
+        builder.Property(c => c.VpsId).ValueGeneratedNever();
+        builder.HasOne<Vps>().WithOne().HasForeignKey<UsageChange>(c => c.VpsId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
 internal sealed class VpsTrafficDayConfiguration : IEntityTypeConfiguration<VpsTrafficDay>
 {
     public void Configure(EntityTypeBuilder<VpsTrafficDay> builder)

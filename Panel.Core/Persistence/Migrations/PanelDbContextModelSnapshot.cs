@@ -1137,6 +1137,22 @@ namespace Panel.Core.Persistence.Migrations
                         });
                 });
 
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageChange", b =>
+                {
+                    b.Property<int>("VpsId")
+                        .HasColumnType("integer")
+                        .HasColumnName("vps_id");
+
+                    b.Property<DateTime>("ChangedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("changed_at");
+
+                    b.HasKey("VpsId")
+                        .HasName("pk_usage_changes");
+
+                    b.ToTable("usage_changes", (string)null);
+                });
+
             modelBuilder.Entity("Panel.Core.Domain.Billing.UsageSegment", b =>
                 {
                     b.Property<long>("Id")
@@ -1208,6 +1224,10 @@ namespace Panel.Core.Persistence.Migrations
                     b.Property<DateTime?>("MeteredUntil")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("metered_until");
+
+                    b.Property<int>("OpenSegments")
+                        .HasColumnType("integer")
+                        .HasColumnName("open_segments");
 
                     b.HasKey("Id")
                         .HasName("pk_usage_watermark");
@@ -2629,6 +2649,16 @@ namespace Panel.Core.Persistence.Migrations
                         .HasForeignKey("InvoiceId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .HasConstraintName("fk_ledger_entries_invoices_invoice_id");
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageChange", b =>
+                {
+                    b.HasOne("Panel.Core.Domain.Compute.Vps", null)
+                        .WithOne()
+                        .HasForeignKey("Panel.Core.Domain.Billing.UsageChange", "VpsId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_changes_vpses_vps_id");
                 });
 
             modelBuilder.Entity("Panel.Core.Domain.Billing.UsageSegment", b =>

@@ -210,6 +210,8 @@ public abstract class BillingTest(BillingFixture fixture) : IAsyncLifetime
         }
 
         hours.GroupBy(h => (h.VpsId, h.HourStart)).ShouldAllBe(g => g.Count() == 1, "no hour of a VPS is in two segments");
+        (await db.UsageWatermarks.AsNoTracking().Select(w => (int?)w.OpenSegments).FirstOrDefaultAsync(Ct) ?? 0)
+            .ShouldBe(await db.UsageSegments.CountAsync(s => s.ToHour == null, Ct), "the meter's count of open segments");
         return hours;
     }
 

@@ -13,6 +13,24 @@ namespace Panel.Core.Persistence.Migrations
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
+                name: "usage_changes",
+                columns: table => new
+                {
+                    vps_id = table.Column<int>(type: "integer", nullable: false),
+                    changed_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_usage_changes", x => x.vps_id);
+                    table.ForeignKey(
+                        name: "fk_usage_changes_vpses_vps_id",
+                        column: x => x.vps_id,
+                        principalTable: "vpses",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "usage_segments",
                 columns: table => new
                 {
@@ -55,7 +73,8 @@ namespace Panel.Core.Persistence.Migrations
                 columns: table => new
                 {
                     id = table.Column<int>(type: "integer", nullable: false),
-                    metered_until = table.Column<DateTime>(type: "timestamp with time zone", nullable: true)
+                    metered_until = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    open_segments = table.Column<int>(type: "integer", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -124,7 +143,6 @@ namespace Panel.Core.Persistence.Migrations
                 name: "ix_usage_segments_vps_id_from_hour",
                 table: "usage_segments",
                 columns: new[] { "vps_id", "from_hour" });
-
             // The metered hours become segments: each run of consecutive hours of a VPS in one state
             // (gaps and islands: hour - row number within the state is constant along a run).
             migrationBuilder.Sql("""
@@ -137,7 +155,7 @@ namespace Panel.Core.Persistence.Migrations
                 GROUP BY vps_id, owner_id, plan_id, status, billable, island;
 
                 -- Metered until the hour after the last one recorded (null: never metered).
-                INSERT INTO usage_watermark (id, metered_until) SELECT 1, max(hour_start) + interval '1 hour' FROM usage_hours;
+                INSERT INTO usage_watermark (id, metered_until, open_segments) SELECT 1, max(hour_start) + interval '1 hour', 0 FROM usage_hours;
 
                 -- A VPS's segment that reaches the watermark stays open while the VPS still has hours to meter
                 -- (not deleted, or deleted within an hour that has not ended).
@@ -145,6 +163,7 @@ namespace Panel.Core.Persistence.Migrations
                 FROM vpses v, usage_watermark w
                 WHERE v.id = s.vps_id AND s.to_hour = w.metered_until
                   AND (v.deleted_at IS NULL OR date_trunc('hour', v.deleted_at - interval '1 microsecond', 'UTC') + interval '1 hour' > w.metered_until);
+                UPDATE usage_watermark SET open_segments = (SELECT count(*) FROM usage_segments WHERE to_hour IS NULL);
 
                 -- Traffic recorded on hours, per UTC day.
                 INSERT INTO vps_traffic_days (vps_id, day, bytes)
@@ -156,6 +175,28 @@ namespace Panel.Core.Persistence.Migrations
                 SELECT DISTINCT ON (vps_id) vps_id, at, rx_bytes, tx_bytes FROM vps_metrics ORDER BY vps_id, at DESC;
                 """);
 
+            // Every new VPS and every change of what the meter reads marks the VPS for the next metering run.
+            // DO UPDATE (not DO NOTHING): it waits for a run that holds the row, so a change made while a run
+            // works on the VPS is marked again after it.
+            migrationBuilder.Sql("""
+                CREATE FUNCTION usage_vps_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO usage_changes (vps_id, changed_at) VALUES (NEW.id, now())
+                    ON CONFLICT (vps_id) DO UPDATE SET changed_at = excluded.changed_at;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER vpses_usage_inserted AFTER INSERT ON vpses
+                    FOR EACH ROW EXECUTE FUNCTION usage_vps_changed();
+                CREATE TRIGGER vpses_usage_changed AFTER UPDATE ON vpses
+                    FOR EACH ROW WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.plan_id IS DISTINCT FROM NEW.plan_id
+                        OR OLD.status IS DISTINCT FROM NEW.status OR (OLD.node_id IS NULL) IS DISTINCT FROM (NEW.node_id IS NULL)
+                        OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+                    EXECUTE FUNCTION usage_vps_changed();
+
+                -- The first run after this migration looks at every VPS once.
+                INSERT INTO usage_changes (vps_id, changed_at) SELECT id, now() FROM vpses;
+                """);
+
             migrationBuilder.DropTable(
                 name: "usage_hours");
         }
@@ -163,6 +204,12 @@ namespace Panel.Core.Persistence.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.Sql("""
+                DROP TRIGGER IF EXISTS vpses_usage_inserted ON vpses;
+                DROP TRIGGER IF EXISTS vpses_usage_changed ON vpses;
+                DROP FUNCTION IF EXISTS usage_vps_changed();
+                """);
+
             migrationBuilder.CreateTable(
                 name: "usage_hours",
                 columns: table => new
@@ -217,6 +264,9 @@ namespace Panel.Core.Persistence.Migrations
                 UPDATE usage_hours u SET bandwidth_bytes = t.bytes
                 FROM vps_traffic_days t WHERE u.vps_id = t.vps_id AND u.hour_start = t.day::timestamp AT TIME ZONE 'UTC';
                 """);
+
+            migrationBuilder.DropTable(
+                name: "usage_changes");
 
             migrationBuilder.DropTable(
                 name: "usage_segments");
