@@ -305,8 +305,7 @@ public sealed class InvoicingService(
         }
 
         await db.InvoiceCounters.Where(c => c.Year == year).ExecuteUpdateAsync(s => s.SetProperty(c => c.LastNumber, sequence), cancellationToken);
-        db.Invoices.AddRange(invoices);
-        await db.SaveChangesAsync(cancellationToken);
+        await InsertAsync(db, invoices, cancellationToken);
         foreach (var (redemption, invoice) in applied)
         {
             redemption.InvoiceId = invoice.Id; // tracked: saved with the settlement
@@ -357,6 +356,81 @@ public sealed class InvoicingService(
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return (invoices.Count, paidNow.Count);
+    }
+
+    /// <summary>
+    /// Inserts the batch's invoices and their lines in one round trip (two set-based statements: the lines
+    /// find their invoice by its number) and sets each invoice's id. Unique (customer, period start) and
+    /// unique numbers still hold: a violation rolls the batch back, its numbers with it.
+    /// </summary>
+    private static async Task InsertAsync(PanelDbContext db, List<Invoice> invoices, CancellationToken cancellationToken)
+    {
+        var conn = (NpgsqlConnection)db.Database.GetDbConnection();
+        await using var batch = new NpgsqlBatch(conn, (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction());
+        var insert = new NpgsqlBatchCommand(
+            """
+            INSERT INTO invoices (number, customer_id, period_start, period_end, issued_at, due_at, currency, net, tax_rate_percent, tax_amount,
+                                  tax_label, tax_note, bill_to, customer_country, customer_vat_number, total, status)
+            SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+            RETURNING id, number
+            """);
+        Add(insert, invoices.Select(i => i.Number), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.CustomerId), NpgsqlDbType.Uuid);
+        Add(insert, invoices.Select(i => i.PeriodStart), NpgsqlDbType.TimestampTz);
+        Add(insert, invoices.Select(i => i.PeriodEnd), NpgsqlDbType.TimestampTz);
+        Add(insert, invoices.Select(i => i.IssuedAt), NpgsqlDbType.TimestampTz);
+        Add(insert, invoices.Select(i => i.DueAt), NpgsqlDbType.TimestampTz);
+        Add(insert, invoices.Select(i => i.Currency), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.Net), NpgsqlDbType.Numeric);
+        Add(insert, invoices.Select(i => i.TaxRatePercent), NpgsqlDbType.Numeric);
+        Add(insert, invoices.Select(i => i.TaxAmount), NpgsqlDbType.Numeric);
+        Add(insert, invoices.Select(i => i.TaxLabel), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.TaxNote), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.BillTo), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.CustomerCountry), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.CustomerVatNumber), NpgsqlDbType.Text);
+        Add(insert, invoices.Select(i => i.Total), NpgsqlDbType.Numeric);
+        Add(insert, invoices.Select(i => i.Status.ToString()), NpgsqlDbType.Text);
+        batch.BatchCommands.Add(insert);
+
+        var lines = invoices.SelectMany(i => i.Lines.Select(l => (i.Number, Line: l))).ToList();
+        var insertLines = new NpgsqlBatchCommand(
+            """
+            INSERT INTO invoice_lines (invoice_id, position, kind, vps_id, description, quantity, unit_price, amount)
+            SELECT i.id, x.position, x.kind, x.vps_id, x.description, x.quantity, x.unit_price, x.amount
+            FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS x(number, position, kind, vps_id, description, quantity, unit_price, amount)
+            JOIN invoices i ON i.number = x.number
+            """);
+        Add(insertLines, lines.Select(l => l.Number), NpgsqlDbType.Text);
+        Add(insertLines, lines.Select(l => l.Line.Position), NpgsqlDbType.Integer);
+        Add(insertLines, lines.Select(l => l.Line.Kind.ToString()), NpgsqlDbType.Text);
+        Add(insertLines, lines.Select(l => l.Line.VpsId), NpgsqlDbType.Integer);
+        Add(insertLines, lines.Select(l => l.Line.Description), NpgsqlDbType.Text);
+        Add(insertLines, lines.Select(l => l.Line.Quantity), NpgsqlDbType.Numeric);
+        Add(insertLines, lines.Select(l => l.Line.UnitPrice), NpgsqlDbType.Numeric);
+        Add(insertLines, lines.Select(l => l.Line.Amount), NpgsqlDbType.Numeric);
+        batch.BatchCommands.Add(insertLines);
+
+        var ids = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids[reader.GetString(1)] = reader.GetInt64(0);
+            }
+        }
+
+        foreach (var invoice in invoices)
+        {
+            invoice.Id = ids[invoice.Number];
+            foreach (var line in invoice.Lines)
+            {
+                line.InvoiceId = invoice.Id;
+            }
+        }
+
+        static void Add<T>(NpgsqlBatchCommand command, IEnumerable<T> values, NpgsqlDbType type)
+            => command.Parameters.Add(new NpgsqlParameter { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type });
     }
 
     /// <summary>The lines of a customer's period, per VPS (by id): hours (capped), setup fee, traffic beyond the allowance.</summary>
