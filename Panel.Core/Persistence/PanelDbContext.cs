@@ -61,8 +61,20 @@ public sealed class PanelDbContext(DbContextOptions<PanelDbContext> options)
     /// <summary>Operation steps.</summary>
     public DbSet<Panel.Core.Domain.Operations.OperationEvent> OperationEvents => Set<Panel.Core.Domain.Operations.OperationEvent>();
 
-    /// <summary>Metered hours of VPSes.</summary>
-    public DbSet<Panel.Core.Domain.Billing.UsageHour> UsageHours => Set<Panel.Core.Domain.Billing.UsageHour>();
+    /// <summary>Metered usage of VPSes: stretches of hours in one billing state.</summary>
+    public DbSet<Panel.Core.Domain.Billing.UsageSegment> UsageSegments => Set<Panel.Core.Domain.Billing.UsageSegment>();
+
+    /// <summary>The meter's watermark (one row).</summary>
+    public DbSet<Panel.Core.Domain.Billing.UsageWatermark> UsageWatermarks => Set<Panel.Core.Domain.Billing.UsageWatermark>();
+
+    /// <summary>VPSes the meter has to look at (written by triggers on <c>vpses</c>).</summary>
+    public DbSet<Panel.Core.Domain.Billing.UsageChange> UsageChanges => Set<Panel.Core.Domain.Billing.UsageChange>();
+
+    /// <summary>Traffic of VPSes per UTC day.</summary>
+    public DbSet<Panel.Core.Domain.Billing.VpsTrafficDay> VpsTrafficDays => Set<Panel.Core.Domain.Billing.VpsTrafficDay>();
+
+    /// <summary>The last counted port-counter sample per VPS.</summary>
+    public DbSet<Panel.Core.Domain.Billing.VpsTrafficCounter> VpsTrafficCounters => Set<Panel.Core.Domain.Billing.VpsTrafficCounter>();
 
     /// <summary>Customers' billing accounts (billing day; the per-customer lock).</summary>
     public DbSet<Panel.Core.Domain.Billing.BillingAccount> BillingAccounts => Set<Panel.Core.Domain.Billing.BillingAccount>();

@@ -21,8 +21,16 @@ public sealed class AuditLog(IDbContextFactory<PanelDbContext> dbFactory, TimePr
     /// <summary>Appends one event.</summary>
     public async Task RecordAsync(Actor actor, string action, string? target = null, string? details = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        Add(db, actor, action, target, details);
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>Adds one event to the caller's context: it is saved with the caller's changes, in the caller's transaction.</summary>
+    public void Add(PanelDbContext db, Actor actor, string action, string? target = null, string? details = null)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(actor);
         db.AuditEvents.Add(new AuditEvent
         {
             At = clock.GetUtcNow().UtcDateTime,
@@ -33,7 +41,6 @@ public sealed class AuditLog(IDbContextFactory<PanelDbContext> dbFactory, TimePr
             Details = details is null ? null : Truncate(details, 2000),
             IpAddress = actor.IpAddress,
         });
-        await db.SaveChangesAsync(cancellationToken);
     }
 
     /// <summary>The newest events: all of them for an admin, only the user's own for anyone else.</summary>

@@ -81,18 +81,27 @@ public sealed partial class BillingService
         }
 
         var (start, end) = BillingRules.PeriodContaining(day.Value, now);
-        var segments = await db.UsageHours.AsNoTracking()
-            .Where(u => u.OwnerId == customerId && u.Billable && u.HourStart >= start && u.HourStart < end)
-            .GroupBy(u => new { u.VpsId, u.PlanId }).Select(g => new { g.Key.VpsId, g.Key.PlanId, Hours = g.Count() }).ToListAsync(cancellationToken);
-        var planIds = segments.Select(s => s.PlanId).Distinct().ToList();
-        var vpsIds = segments.Select(s => s.VpsId).Distinct().ToList();
+        var (segments, watermark) = await UsageMeter.SegmentsAsync(db, null, customerId, start, end, cancellationToken);
+        var parts = segments.Where(s => s.Billable).Select(s => (s.VpsId, s.PlanId, Hours: s.HoursIn(start, end, watermark), Last: s.ToHour ?? watermark))
+            .Where(s => s.Hours > 0).ToList();
+        var planIds = parts.Select(s => s.PlanId).Distinct().ToList();
+        var vpsIds = parts.Select(s => s.VpsId).Distinct().ToList();
         var plans = await db.Plans.AsNoTracking().Where(p => planIds.Contains(p.Id)).ToDictionaryAsync(p => p.Id, cancellationToken);
         var hosts = await db.Vpses.AsNoTracking().Where(v => vpsIds.Contains(v.Id)).ToDictionaryAsync(v => v.Id, v => v.Hostname, cancellationToken);
-        var vpses = segments.GroupBy(s => s.VpsId).OrderBy(g => hosts[g.Key], StringComparer.Ordinal).Select(g => new VpsUsageView(
-            g.Key, hosts[g.Key], g.Sum(s => s.Hours),
-            BillingRules.RoundLine(BillingRules.HoursCost(g.Select(s => (s.Hours, plans[s.PlanId].HourlyPrice, plans[s.PlanId].MonthlyPrice)))),
-            g.Max(s => plans[s.PlanId].MonthlyPrice))).ToList();
-        return new UsageView(start, end, await SettingsService.CurrencyAsync(db, cancellationToken), vpses, vpses.Sum(v => v.Cost));
+        var traffic = await TrafficMeter.BytesAsync(db, vpsIds, start, end, cancellationToken);
+        var vpses = parts.GroupBy(s => s.VpsId).OrderBy(g => hosts[g.Key], StringComparer.Ordinal).Select(g =>
+        {
+            // Traffic beyond the allowance of the plan it has now (the invoice takes the plan of the period's last hour).
+            var last = plans[g.MaxBy(s => s.Last).PlanId];
+            var bytes = traffic.GetValueOrDefault(g.Key);
+            var extraGb = BillingRules.ExtraGb(bytes, last.MonthlyBandwidthBytes);
+            var trafficCost = last.PricePerExtraGb is { } perGb && perGb > 0 ? BillingRules.RoundLine(extraGb * perGb) : 0m;
+            return new VpsUsageView(
+                g.Key, hosts[g.Key], g.Sum(s => s.Hours),
+                BillingRules.RoundLine(BillingRules.HoursCost(g.GroupBy(s => s.PlanId).Select(p => (p.Sum(s => s.Hours), plans[p.Key].HourlyPrice, plans[p.Key].MonthlyPrice)))),
+                g.Max(s => plans[s.PlanId].MonthlyPrice), bytes, last.MonthlyBandwidthBytes, trafficCost);
+        }).ToList();
+        return new UsageView(start, end, await SettingsService.CurrencyAsync(db, cancellationToken), vpses, vpses.Sum(v => v.Cost + v.TrafficCost));
     }
 
     /// <summary>Revenue per month of issue, newest first (admins): invoiced, paid, open, credited.</summary>

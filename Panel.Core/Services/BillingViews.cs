@@ -139,14 +139,17 @@ public sealed record CreditNoteView(long Id, string Number, long InvoiceId, stri
 /// <param name="Hours">Billable hours metered so far.</param>
 /// <param name="Cost">What they cost so far (capped at the monthly price; rounded as the invoice line will be).</param>
 /// <param name="Cap">The monthly price that caps it.</param>
-public sealed record VpsUsageView(int VpsId, string Hostname, int Hours, decimal Cost, decimal Cap);
+/// <param name="TrafficBytes">Traffic so far (bytes both ways).</param>
+/// <param name="AllowanceBytes">The traffic allowance of its plan (null: unmetered).</param>
+/// <param name="TrafficCost">What the traffic beyond the allowance costs so far (rounded as its invoice line will be).</param>
+public sealed record VpsUsageView(int VpsId, string Hostname, int Hours, decimal Cost, decimal Cap, long TrafficBytes, long? AllowanceBytes, decimal TrafficCost);
 
 /// <summary>A customer's usage in the running billing period.</summary>
 /// <param name="PeriodStart">Start (UTC).</param>
 /// <param name="PeriodEnd">End (UTC, exclusive): the invoice comes then.</param>
 /// <param name="Currency">Currency.</param>
 /// <param name="Vpses">Per VPS.</param>
-/// <param name="Total">The sum (before tax).</param>
+/// <param name="Total">The sum of hours and traffic (before tax).</param>
 public sealed record UsageView(DateTime PeriodStart, DateTime PeriodEnd, string Currency, IReadOnlyList<VpsUsageView> Vpses, decimal Total);
 
 /// <summary>One month of revenue (by the month invoices were issued in).</summary>

@@ -46,8 +46,8 @@ public static class BillingJobs
 }
 
 /// <summary>
-/// Hourly: records every VPS's ended hours (<see cref="UsageMeter"/>). Safe to run late, twice or on two
-/// processes at once: each (VPS, hour) is inserted once.
+/// Hourly: meters every VPS's ended hours (<see cref="UsageMeter"/>). Safe to run late, twice or on two
+/// processes at once: runs queue on the meter's watermark row, and each (VPS, hour) counts once.
 /// </summary>
 [AutomaticRetry(Attempts = 3)]
 public sealed class MeterUsageJob(UsageMeter meter, ILogger<MeterUsageJob> logger)
@@ -55,14 +55,14 @@ public sealed class MeterUsageJob(UsageMeter meter, ILogger<MeterUsageJob> logge
     /// <summary>The recurring job's id.</summary>
     public const string RecurringId = "billing-meter";
 
-    /// <summary>One run. Returns the hours recorded.</summary>
+    /// <summary>One run. Returns the VPS-hours metered.</summary>
     [JobDisplayName("Meter usage")]
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var hours = await meter.MeterAsync(cancellationToken);
         if (hours > 0)
         {
-            logger.LogInformation("metering: {Hours} VPS-hours recorded", hours);
+            logger.LogInformation("metering: {Hours} VPS-hours metered", hours);
         }
 
         return hours;

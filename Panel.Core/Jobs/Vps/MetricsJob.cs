@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Panel.Core.Domain.Compute;
 using Panel.Core.Domain.Metrics;
 using Panel.Core.Persistence;
+using Panel.Core.Services;
 using Panel.Hypervisor;
 using Panel.Hypervisor.Instances;
 
@@ -11,9 +12,10 @@ namespace Panel.Core.Jobs.Vps;
 
 /// <summary>
 /// Every minute, on each node's own queue: one usage sample per running VPS of the node (CPU,
-/// memory, disk, network, with rates against the previous sample), completed hours rolled up into
-/// hourly averages, and what is past its retention removed. A sample's key is (VPS, minute), so a
-/// late, repeated or concurrent run adds nothing twice.
+/// memory, disk, network, with rates against the previous sample), its traffic counted for billing
+/// (<see cref="TrafficMeter"/>: the port counters' delta, per VPS and UTC day), completed hours rolled up
+/// into hourly averages, and what is past its retention removed. A sample's key is (VPS, minute), so a
+/// late, repeated or concurrent run adds nothing twice - neither a sample nor its traffic.
 /// </summary>
 [AutomaticRetry(Attempts = 0)]
 public sealed class MetricsJob(IDbContextFactory<PanelDbContext> dbFactory, DriverRegistry drivers, PanelOptions options, TimeProvider clock, ILogger<MetricsJob> logger)
@@ -40,7 +42,7 @@ public sealed class MetricsJob(IDbContextFactory<PanelDbContext> dbFactory, Driv
             .Select(g => g.OrderByDescending(m => m.At).First())
             .ToDictionaryAsync(m => m.VpsId, cancellationToken);
 
-        var written = 0;
+        var samples = new List<VpsMetric>();
         foreach (var v in vpses)
         {
             InstanceMetrics? metrics;
@@ -59,14 +61,11 @@ public sealed class MetricsJob(IDbContextFactory<PanelDbContext> dbFactory, Driv
                 continue; // not running after all
             }
 
-            var sample = Sample(v.Id, v.Vcpus, minute, metrics, previous.GetValueOrDefault(v.Id));
-            written += await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO vps_metrics (vps_id, at, cpu_time_ms, rx_bytes, tx_bytes, cpu_percent, memory_bytes, disk_used_bytes, rx_bytes_per_second, tx_bytes_per_second)
-                VALUES ({sample.VpsId}, {sample.At}, {sample.CpuTimeMs}, {sample.RxBytes}, {sample.TxBytes}, {sample.CpuPercent}, {sample.MemoryBytes}, {sample.DiskUsedBytes}, {sample.RxBytesPerSecond}, {sample.TxBytesPerSecond})
-                ON CONFLICT (vps_id, at) DO NOTHING
-                """, cancellationToken);
+            samples.Add(Sample(v.Id, v.Vcpus, minute, metrics, previous.GetValueOrDefault(v.Id)));
         }
 
+        // The samples and their traffic (each sample's counter delta, once) in one transaction.
+        var written = await TrafficMeter.RecordAsync(db, samples, cancellationToken);
         await RollUpAndExpireAsync(db, now, cancellationToken);
         return written;
     }

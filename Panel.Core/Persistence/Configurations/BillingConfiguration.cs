@@ -9,19 +9,63 @@ namespace Panel.Core.Persistence.Configurations;
 // Money: prices numeric(18,4), amounts numeric(18,2) (BillingRules). Append-only and immutability
 // triggers on ledger_entries, invoices and invoice_lines are made in SQL by the Billing migration.
 
-internal sealed class UsageHourConfiguration : IEntityTypeConfiguration<UsageHour>
+internal sealed class UsageSegmentConfiguration : IEntityTypeConfiguration<UsageSegment>
 {
-    public void Configure(EntityTypeBuilder<UsageHour> builder)
+    public void Configure(EntityTypeBuilder<UsageSegment> builder)
     {
-        builder.ToTable("usage_hours");
-        // The key is the "exactly once per VPS per hour" guarantee: the metering job inserts ON CONFLICT DO NOTHING.
-        builder.HasKey(u => new { u.VpsId, u.HourStart });
+        builder.ToTable("usage_segments", t => t.HasCheckConstraint("ck_usage_segments_hours", "to_hour IS NULL OR to_hour > from_hour"));
+        builder.Property(u => u.Id).UseIdentityAlwaysColumn();
         builder.Property(u => u.Status).HasMaxLength(20);
-        // What invoicing reads: a customer's hours in a period.
-        builder.HasIndex(u => new { u.OwnerId, u.HourStart });
+        // At most one open segment per VPS: what the metering run compares the VPS's state with.
+        builder.HasIndex(u => u.VpsId).IsUnique().HasFilter("to_hour IS NULL").HasDatabaseName("ix_usage_segments_open");
+        builder.HasIndex(u => new { u.VpsId, u.FromHour });
+        // What invoicing and the usage pages read: a customer's segments.
+        builder.HasIndex(u => new { u.OwnerId, u.FromHour });
         builder.HasOne<Vps>().WithMany().HasForeignKey(u => u.VpsId).OnDelete(DeleteBehavior.Restrict);
         builder.HasOne<Plan>().WithMany().HasForeignKey(u => u.PlanId).OnDelete(DeleteBehavior.Restrict);
         builder.HasOne<PanelUser>().WithMany().HasForeignKey(u => u.OwnerId).OnDelete(DeleteBehavior.Restrict);
+    }
+}
+
+internal sealed class UsageWatermarkConfiguration : IEntityTypeConfiguration<UsageWatermark>
+{
+    public void Configure(EntityTypeBuilder<UsageWatermark> builder)
+    {
+        builder.ToTable("usage_watermark", t => t.HasCheckConstraint("ck_usage_watermark_single", $"id = {UsageWatermark.SingletonId}"));
+        builder.Property(w => w.Id).ValueGeneratedNever();
+    }
+}
+
+internal sealed class UsageChangeConfiguration : IEntityTypeConfiguration<UsageChange>
+{
+    public void Configure(EntityTypeBuilder<UsageChange> builder)
+    {
+        // Filled by the triggers vpses_usage_inserted and vpses_usage_changed (UsageSegments migration).
+        builder.ToTable("usage_changes");
+        builder.HasKey(c => c.VpsId);
+        builder.Property(c => c.VpsId).ValueGeneratedNever();
+        builder.HasOne<Vps>().WithOne().HasForeignKey<UsageChange>(c => c.VpsId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class VpsTrafficDayConfiguration : IEntityTypeConfiguration<VpsTrafficDay>
+{
+    public void Configure(EntityTypeBuilder<VpsTrafficDay> builder)
+    {
+        builder.ToTable("vps_traffic_days", t => t.HasCheckConstraint("ck_vps_traffic_days_bytes", "bytes >= 0"));
+        builder.HasKey(t => new { t.VpsId, t.Day });
+        builder.HasOne<Vps>().WithMany().HasForeignKey(t => t.VpsId).OnDelete(DeleteBehavior.Restrict);
+    }
+}
+
+internal sealed class VpsTrafficCounterConfiguration : IEntityTypeConfiguration<VpsTrafficCounter>
+{
+    public void Configure(EntityTypeBuilder<VpsTrafficCounter> builder)
+    {
+        builder.ToTable("vps_traffic_counters");
+        builder.HasKey(t => t.VpsId);
+        builder.Property(t => t.VpsId).ValueGeneratedNever();
+        builder.HasOne<Vps>().WithOne().HasForeignKey<VpsTrafficCounter>(t => t.VpsId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 

@@ -1238,23 +1238,38 @@ namespace Panel.Core.Persistence.Migrations
                         });
                 });
 
-            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageHour", b =>
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageChange", b =>
                 {
                     b.Property<int>("VpsId")
                         .HasColumnType("integer")
                         .HasColumnName("vps_id");
 
-                    b.Property<DateTime>("HourStart")
+                    b.Property<DateTime>("ChangedAt")
                         .HasColumnType("timestamp with time zone")
-                        .HasColumnName("hour_start");
+                        .HasColumnName("changed_at");
 
-                    b.Property<long?>("BandwidthBytes")
+                    b.HasKey("VpsId")
+                        .HasName("pk_usage_changes");
+
+                    b.ToTable("usage_changes", (string)null);
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageSegment", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
-                        .HasColumnName("bandwidth_bytes");
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
 
                     b.Property<bool>("Billable")
                         .HasColumnType("boolean")
                         .HasColumnName("billable");
+
+                    b.Property<DateTime>("FromHour")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("from_hour");
 
                     b.Property<Guid>("OwnerId")
                         .HasColumnType("uuid")
@@ -1270,16 +1285,105 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("status");
 
-                    b.HasKey("VpsId", "HourStart")
-                        .HasName("pk_usage_hours");
+                    b.Property<DateTime?>("ToHour")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("to_hour");
+
+                    b.Property<int>("VpsId")
+                        .HasColumnType("integer")
+                        .HasColumnName("vps_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_segments");
 
                     b.HasIndex("PlanId")
-                        .HasDatabaseName("ix_usage_hours_plan_id");
+                        .HasDatabaseName("ix_usage_segments_plan_id");
 
-                    b.HasIndex("OwnerId", "HourStart")
-                        .HasDatabaseName("ix_usage_hours_owner_id_hour_start");
+                    b.HasIndex("VpsId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_segments_open")
+                        .HasFilter("to_hour IS NULL");
 
-                    b.ToTable("usage_hours", (string)null);
+                    b.HasIndex("OwnerId", "FromHour")
+                        .HasDatabaseName("ix_usage_segments_owner_id_from_hour");
+
+                    b.HasIndex("VpsId", "FromHour")
+                        .HasDatabaseName("ix_usage_segments_vps_id_from_hour");
+
+                    b.ToTable("usage_segments", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_segments_hours", "to_hour IS NULL OR to_hour > from_hour");
+                        });
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageWatermark", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("MeteredUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("metered_until");
+
+                    b.Property<int>("OpenSegments")
+                        .HasColumnType("integer")
+                        .HasColumnName("open_segments");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_watermark");
+
+                    b.ToTable("usage_watermark", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_watermark_single", "id = 1");
+                        });
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.VpsTrafficCounter", b =>
+                {
+                    b.Property<int>("VpsId")
+                        .HasColumnType("integer")
+                        .HasColumnName("vps_id");
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at");
+
+                    b.Property<long>("RxBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("rx_bytes");
+
+                    b.Property<long>("TxBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tx_bytes");
+
+                    b.HasKey("VpsId")
+                        .HasName("pk_vps_traffic_counters");
+
+                    b.ToTable("vps_traffic_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.VpsTrafficDay", b =>
+                {
+                    b.Property<int>("VpsId")
+                        .HasColumnType("integer")
+                        .HasColumnName("vps_id");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<long>("Bytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("bytes");
+
+                    b.HasKey("VpsId", "Day")
+                        .HasName("pk_vps_traffic_days");
+
+                    b.ToTable("vps_traffic_days", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_vps_traffic_days_bytes", "bytes >= 0");
+                        });
                 });
 
             modelBuilder.Entity("Panel.Core.Domain.Compute.OsImage", b =>
@@ -2665,28 +2769,58 @@ namespace Panel.Core.Persistence.Migrations
                         .HasConstraintName("fk_payment_attempts_invoices_invoice_id");
                 });
 
-            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageHour", b =>
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageChange", b =>
+                {
+                    b.HasOne("Panel.Core.Domain.Compute.Vps", null)
+                        .WithOne()
+                        .HasForeignKey("Panel.Core.Domain.Billing.UsageChange", "VpsId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_changes_vpses_vps_id");
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.UsageSegment", b =>
                 {
                     b.HasOne("Panel.Core.Domain.Accounts.PanelUser", null)
                         .WithMany()
                         .HasForeignKey("OwnerId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
-                        .HasConstraintName("fk_usage_hours_users_owner_id");
+                        .HasConstraintName("fk_usage_segments_users_owner_id");
 
                     b.HasOne("Panel.Core.Domain.Compute.Plan", null)
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
-                        .HasConstraintName("fk_usage_hours_plans_plan_id");
+                        .HasConstraintName("fk_usage_segments_plans_plan_id");
 
                     b.HasOne("Panel.Core.Domain.Compute.Vps", null)
                         .WithMany()
                         .HasForeignKey("VpsId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
-                        .HasConstraintName("fk_usage_hours_vpses_vps_id");
+                        .HasConstraintName("fk_usage_segments_vpses_vps_id");
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.VpsTrafficCounter", b =>
+                {
+                    b.HasOne("Panel.Core.Domain.Compute.Vps", null)
+                        .WithOne()
+                        .HasForeignKey("Panel.Core.Domain.Billing.VpsTrafficCounter", "VpsId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_vps_traffic_counters_vpses_vps_id");
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Billing.VpsTrafficDay", b =>
+                {
+                    b.HasOne("Panel.Core.Domain.Compute.Vps", null)
+                        .WithMany()
+                        .HasForeignKey("VpsId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_vps_traffic_days_vpses_vps_id");
                 });
 
             modelBuilder.Entity("Panel.Core.Domain.Compute.Vps", b =>

@@ -201,6 +201,52 @@ public abstract class BillingTest(BillingFixture fixture) : IAsyncLifetime
     /// <summary>Runs the invoice job as Hangfire would (a fresh scope).</summary>
     protected Task<InvoiceRunReport> InvoiceAsync() => WithAsync<Panel.Core.Jobs.Billing.InvoiceJob, InvoiceRunReport>(j => j.RunAsync(Ct));
 
+    /// <summary>One metered hour of a VPS, as the usage segments say (an open segment reaches the meter's watermark).</summary>
+    protected sealed record MeteredHour(int VpsId, DateTime HourStart, Guid OwnerId, int PlanId, string Status, bool Billable);
+
+    /// <summary>Every metered hour, expanded from the usage segments.</summary>
+    protected async Task<List<MeteredHour>> MeteredHoursAsync()
+    {
+        await using var db = Db();
+        var watermark = await db.UsageWatermarks.AsNoTracking().Select(w => w.MeteredUntil).FirstOrDefaultAsync(Ct);
+        var hours = new List<MeteredHour>();
+        foreach (var s in await db.UsageSegments.AsNoTracking().OrderBy(s => s.Id).ToListAsync(Ct))
+        {
+            for (var h = s.FromHour; h < (s.ToHour ?? watermark ?? s.FromHour); h = h.AddHours(1))
+            {
+                hours.Add(new MeteredHour(s.VpsId, h, s.OwnerId, s.PlanId, s.Status, s.Billable));
+            }
+        }
+
+        hours.GroupBy(h => (h.VpsId, h.HourStart)).ShouldAllBe(g => g.Count() == 1, "no hour of a VPS is in two segments");
+        (await db.UsageWatermarks.AsNoTracking().Select(w => (int?)w.OpenSegments).FirstOrDefaultAsync(Ct) ?? 0)
+            .ShouldBe(await db.UsageSegments.CountAsync(s => s.ToHour == null, Ct), "the meter's count of open segments");
+        return hours;
+    }
+
+    /// <summary>
+    /// Traffic as a node reports it: per VPS, port-counter samples at the given minutes whose cumulative
+    /// counters grow by the given bytes (received and sent halves), through the metrics path's
+    /// <see cref="TrafficMeter.RecordAsync"/>.
+    /// </summary>
+    protected async Task TrafficAsync(IEnumerable<(int VpsId, DateTime At, long Bytes)> traffic)
+    {
+        var samples = new List<Panel.Core.Domain.Metrics.VpsMetric>();
+        foreach (var vps in traffic.GroupBy(t => t.VpsId))
+        {
+            long rx = 0, tx = 0;
+            foreach (var (_, at, bytes) in vps.OrderBy(t => t.At))
+            {
+                rx += bytes / 2;
+                tx += bytes - (bytes / 2);
+                samples.Add(new Panel.Core.Domain.Metrics.VpsMetric { VpsId = vps.Key, At = at, RxBytes = rx, TxBytes = tx });
+            }
+        }
+
+        await using var db = Db();
+        (await TrafficMeter.RecordAsync(db, samples, Ct)).ShouldBe(samples.Count);
+    }
+
     /// <summary>Snapshot of every billing row, to prove a refused call changed nothing.</summary>
     protected async Task<string> BillingStateAsync()
     {

@@ -3,7 +3,7 @@ using Panel.Core.Domain.Compute;
 
 namespace Panel.Tests.Core.Billing;
 
-/// <summary>The metering job: which hours count, and each (VPS, hour) once however the job runs.</summary>
+/// <summary>The metering job: which hours count, each (VPS, hour) once however the job runs, and writes only for what changed.</summary>
 public sealed class MeteringTests(BillingFixture fixture) : BillingTest(fixture)
 {
     [Fact]
@@ -21,7 +21,7 @@ public sealed class MeteringTests(BillingFixture fixture) : BillingTest(fixture)
         Clock.Set(Utc(2026, 3, 1, 13, 30));
         (await MeterAsync()).ShouldBe(2 + 1 + 3 + 3 + 3);
         await using var db = Db();
-        var rows = await db.UsageHours.AsNoTracking().ToListAsync(Ct);
+        var rows = await MeteredHoursAsync();
         rows.Where(r => r.VpsId == shortLived).Select(r => r.HourStart).OrderBy(h => h).ShouldBe([Utc(2026, 3, 1, 10), Utc(2026, 3, 1, 11)]);
         rows.Where(r => r.VpsId == exactHour).Select(r => r.HourStart).ShouldBe([Utc(2026, 3, 1, 10)]);
         rows.Where(r => r.VpsId == suspended).Count(r => r.Billable).ShouldBe(3);
@@ -29,14 +29,16 @@ public sealed class MeteringTests(BillingFixture fixture) : BillingTest(fixture)
         rows.Where(r => r.VpsId == stopped).Count(r => r.Billable).ShouldBe(3);
         rows.Where(r => r.VpsId == failed).ShouldAllBe(r => !r.Billable);
         rows.ShouldNotContain(r => r.VpsId == current);
-        rows.ShouldAllBe(r => r.OwnerId == customer && r.PlanId == plan && r.BandwidthBytes == null);
+        rows.ShouldAllBe(r => r.OwnerId == customer && r.PlanId == plan);
+        (await db.VpsTrafficDays.CountAsync(Ct)).ShouldBe(0); // no counters were sampled
 
         // The failed order deleted later stays unbilled; nothing is recorded twice.
         await db.Vpses.Where(v => v.Id == failed).ExecuteUpdateAsync(s => s.SetProperty(v => v.DeletedAt, Utc(2026, 3, 1, 14, 20)).SetProperty(v => v.Status, VpsStatus.Deleted), Ct);
         Clock.Set(Utc(2026, 3, 1, 16, 0));
         (await MeterAsync()).ShouldBe(3 + 3 + 3 + 2); // suspended, stopped and current 13-15; failed 13-14 (unbilled)
-        (await db.UsageHours.CountAsync(u => u.VpsId == failed && u.Billable, Ct)).ShouldBe(0);
-        (await db.UsageHours.CountAsync(u => u.VpsId == failed, Ct)).ShouldBe(5);
+        rows = await MeteredHoursAsync();
+        rows.Count(u => u.VpsId == failed && u.Billable).ShouldBe(0);
+        rows.Count(u => u.VpsId == failed).ShouldBe(5);
     }
 
     [Fact]
@@ -77,11 +79,7 @@ public sealed class MeteringTests(BillingFixture fixture) : BillingTest(fixture)
             return total;
         }
 
-        async Task<long> RowsAsync()
-        {
-            await using var db = Db();
-            return await db.UsageHours.LongCountAsync(Ct);
-        }
+        async Task<long> RowsAsync() => (await MeteredHoursAsync()).Count;
 
         Clock.Set(Utc(2026, 2, 10, 5, 7));
         var first = await MeterAsync();
@@ -101,5 +99,86 @@ public sealed class MeteringTests(BillingFixture fixture) : BillingTest(fixture)
         (await RowsAsync()).ShouldBe(await ExpectedAsync());
         runs.Sum().ShouldBe((int)(await RowsAsync() - before), "the concurrent runs' inserts add up to the new rows: none counted twice");
         (await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(MeterAsync, Ct)))).Sum().ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_run_writes_only_for_VPSes_that_changed_and_a_change_counts_from_the_hour_it_was_seen_in()
+    {
+        var small = await PlanAsync(5m, 0.01m);
+        var large = await PlanAsync(20m, 0.04m);
+        var customer = await CustomerAsync(Utc(2026, 1, 3));
+        var quiet = await VpsAsync(customer, small, Utc(2026, 3, 1, 9, 10));
+        var upgraded = await VpsAsync(customer, small, Utc(2026, 3, 1, 9, 10));
+        var stopped = await VpsAsync(customer, small, Utc(2026, 3, 1, 9, 10));
+        var deleted = await VpsAsync(customer, small, Utc(2026, 3, 1, 9, 10));
+        await using var db = Db();
+        async Task<List<(long Id, int VpsId, int PlanId, string Status, DateTime FromHour, DateTime? ToHour)>> SegmentsAsync()
+            => (await db.UsageSegments.AsNoTracking().OrderBy(s => s.Id).ToListAsync(Ct)).Select(s => (s.Id, s.VpsId, s.PlanId, s.Status, s.FromHour, s.ToHour)).ToList();
+        (await db.UsageChanges.CountAsync(Ct)).ShouldBe(4); // new VPSes are marked by the trigger
+
+        Clock.Set(Utc(2026, 3, 1, 10, 5));
+        (await MeterAsync()).ShouldBe(4);
+        var first = await SegmentsAsync();
+        first.Count.ShouldBe(4);
+        first.ShouldAllBe(s => s.FromHour == Utc(2026, 3, 1, 9) && s.ToHour == null);
+        (await db.UsageChanges.CountAsync(Ct)).ShouldBe(0);
+
+        // Quiet hours: nothing is written; the open segments reach the watermark by themselves.
+        Clock.Set(Utc(2026, 3, 1, 13, 5));
+        (await MeterAsync()).ShouldBe(4 * 3);
+        (await SegmentsAsync()).ShouldBe(first);
+        (await db.UsageWatermarks.SingleAsync(Ct)).MeteredUntil.ShouldBe(Utc(2026, 3, 1, 13));
+
+        // In hour 13 one VPS changes plan, one stops, one is deleted (13:40); the triggers mark them.
+        await db.Vpses.Where(v => v.Id == upgraded).ExecuteUpdateAsync(u => u.SetProperty(v => v.PlanId, large), Ct);
+        await db.Vpses.Where(v => v.Id == stopped).ExecuteUpdateAsync(u => u.SetProperty(v => v.Status, VpsStatus.Stopped), Ct);
+        await db.Vpses.Where(v => v.Id == quiet).ExecuteUpdateAsync(u => u.SetProperty(v => v.Hostname, "renamed.example.com"), Ct); // not billing state
+        await db.Vpses.Where(v => v.Id == deleted).ExecuteUpdateAsync(u => u.SetProperty(v => v.DeletedAt, Utc(2026, 3, 1, 13, 40))
+            .SetProperty(v => v.Status, VpsStatus.Deleted).SetProperty(v => v.NodeId, (int?)null), Ct);
+        (await db.UsageChanges.Select(c => c.VpsId).OrderBy(v => v).ToListAsync(Ct)).ShouldBe(new[] { upgraded, stopped, deleted }.Order());
+
+        Clock.Set(Utc(2026, 3, 1, 14, 5));
+        (await MeterAsync()).ShouldBe(4);
+        var hours = await MeteredHoursAsync();
+        hours.Single(h => h.VpsId == upgraded && h.HourStart == Utc(2026, 3, 1, 12)).PlanId.ShouldBe(small);
+        hours.Single(h => h.VpsId == upgraded && h.HourStart == Utc(2026, 3, 1, 13)).PlanId.ShouldBe(large); // as the run saw it
+        hours.Single(h => h.VpsId == stopped && h.HourStart == Utc(2026, 3, 1, 13)).Status.ShouldBe("Stopped");
+        hours.Where(h => h.VpsId == deleted).Select(h => h.HourStart).Max().ShouldBe(Utc(2026, 3, 1, 13));
+        hours.Single(h => h.VpsId == deleted && h.HourStart == Utc(2026, 3, 1, 13)).ShouldSatisfyAllConditions(h => h.Status.ShouldBe("Deleted"), h => h.Billable.ShouldBeTrue());
+        var segments = await SegmentsAsync();
+        segments.Count(s => s.VpsId == quiet).ShouldBe(1);
+        segments.Where(s => s.VpsId == upgraded).Select(s => (s.FromHour, s.ToHour, s.PlanId)).ShouldBe([(Utc(2026, 3, 1, 9), Utc(2026, 3, 1, 13), small), (Utc(2026, 3, 1, 13), null, large)]);
+        segments.Where(s => s.VpsId == deleted).Select(s => (s.FromHour, s.ToHour)).ShouldBe([(Utc(2026, 3, 1, 9), Utc(2026, 3, 1, 13)), (Utc(2026, 3, 1, 13), Utc(2026, 3, 1, 14))]);
+        (await db.UsageChanges.CountAsync(Ct)).ShouldBe(0);
+
+        // Later hours: the deleted VPS adds nothing, nothing more is written.
+        Clock.Set(Utc(2026, 3, 1, 16, 5));
+        (await MeterAsync()).ShouldBe(3 * 2);
+        (await SegmentsAsync()).ShouldBe(segments);
+    }
+
+    [Fact]
+    public async Task A_run_does_not_wait_for_a_change_in_progress_and_the_next_run_meters_it()
+    {
+        var small = await PlanAsync(5m, 0.01m);
+        var large = await PlanAsync(20m, 0.04m);
+        var customer = await CustomerAsync(Utc(2026, 1, 3));
+        var vps = await VpsAsync(customer, small, Utc(2026, 3, 1, 9, 10));
+        Clock.Set(Utc(2026, 3, 1, 10, 5));
+        (await MeterAsync()).ShouldBe(1);
+
+        // A plan change whose transaction is still open when the run comes: the run neither waits nor sees it.
+        await using (var change = Db())
+        {
+            await using var tx = await change.Database.BeginTransactionAsync(Ct);
+            await change.Vpses.Where(v => v.Id == vps).ExecuteUpdateAsync(u => u.SetProperty(v => v.PlanId, large), Ct);
+            Clock.Set(Utc(2026, 3, 1, 11, 5));
+            (await MeterAsync().WaitAsync(TimeSpan.FromSeconds(20), Ct)).ShouldBe(1);
+            await tx.CommitAsync(Ct);
+        }
+
+        Clock.Set(Utc(2026, 3, 1, 12, 5));
+        (await MeterAsync()).ShouldBe(1);
+        (await MeteredHoursAsync()).OrderBy(h => h.HourStart).Select(h => h.PlanId).ShouldBe([small, small, large]);
     }
 }

@@ -1,12 +1,14 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Panel.Core;
+using Panel.Core.Domain.Billing;
 using Panel.Core.Domain.Operations;
 using Panel.Core.Jobs.Vps;
 using Panel.Core.Persistence;
 using Panel.Core.Services;
 using Panel.Hypervisor;
 using Panel.Hypervisor.Instances;
+using Panel.Tests.Core.Billing;
 using Panel.Tests.Infrastructure;
 
 namespace Panel.Tests.Core.Provisioning;
@@ -77,6 +79,85 @@ public sealed class MetricsTests(NodeHostFixture node)
 
         // Deleting the server deletes nothing of its history by itself, but it is no longer sampled.
         (await Job(DateTime.UtcNow.AddMinutes(5)).RunAsync(CancellationToken.None)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Traffic_the_guest_moves_is_counted_once_per_sample_from_its_port_counters_and_billed_beyond_the_allowance()
+    {
+        node.Require();
+        var customer = await node.NewCustomerAsync();
+        var customerId = customer.UserId!.Value;
+        var (scope, vpses) = node.Resolve<VpsService>();
+        await using var _ = scope;
+        var accepted = await vpses.CreateAsync(customer, new CreateVpsRequest(await node.PlanIdAsync(), await node.ImageIdAsync(), "traffic.example.com", null, []));
+        (await node.WaitAsync(accepted.OperationId)).Status.ShouldBe(OperationStatus.Succeeded);
+        var engineId = (await node.VpsAsync(accepted.VpsId)).EngineId;
+        var ct = TestContext.Current.CancellationToken;
+        try
+        {
+            // A plan whose allowance is 0 bytes: every started GB costs 0.50.
+            int planId;
+            await using (var db = node.Database.CreateContext())
+            {
+                var plan = await db.Plans.AsNoTracking().SingleAsync(p => p.Id == db.Vpses.Where(v => v.Id == accepted.VpsId).Select(v => v.PlanId).Single(), ct);
+                plan.Id = 0;
+                plan.Name = "metered-" + Guid.NewGuid().ToString("N")[..8];
+                plan.Active = false;
+                plan.MonthlyBandwidthBytes = 0;
+                plan.PricePerExtraGb = 0.50m;
+                db.Plans.Add(plan);
+                await db.SaveChangesAsync(ct);
+                planId = plan.Id;
+                await db.Vpses.Where(v => v.Id == accepted.VpsId).ExecuteUpdateAsync(u => u.SetProperty(v => v.PlanId, planId), ct);
+            }
+
+            // Samples at the coming minutes (after the VPS's creation); the guest pings the bridge's address in between.
+            var now = DateTime.UtcNow;
+            var minute = new DateTime(now.Ticks - (now.Ticks % TimeSpan.TicksPerMinute), DateTimeKind.Utc).AddMinutes(1);
+            (await Job(minute).RunAsync(ct)).ShouldBe(1);
+            (await node.Lxc.ExecAsync(new ExecOptions(engineId, ["ping", "-c", "5", "-i", "0.2", "-s", "8000", node.Engine.BridgeCidr.Split('/')[0]], TimeSpan.FromSeconds(30)), ct)).ExitCode.ShouldBe(0);
+            (await Job(minute.AddMinutes(1)).RunAsync(ct)).ShouldBe(1);
+            // The same minute twice at once (a repeated or concurrent run) stores one sample and counts it once.
+            (await Task.WhenAll(Job(minute.AddMinutes(2)).RunAsync(ct), Job(minute.AddMinutes(2).AddSeconds(20)).RunAsync(ct))).Sum().ShouldBe(1);
+            (await Job(minute.AddMinutes(2).AddSeconds(40)).RunAsync(ct)).ShouldBe(0);
+
+            long counted;
+            await using (var db = node.Database.CreateContext())
+            {
+                var last = await db.VpsMetrics.AsNoTracking().Where(m => m.VpsId == accepted.VpsId).OrderByDescending(m => m.At).FirstAsync(ct);
+                counted = await db.VpsTrafficDays.Where(t => t.VpsId == accepted.VpsId).SumAsync(t => t.Bytes, ct);
+                // The first sample counts the counters whole (since the port came up), each later one its delta:
+                // together exactly what the counters read last.
+                counted.ShouldBe(last.RxBytes + last.TxBytes);
+                counted.ShouldBeGreaterThan(5 * 8000 * 2); // the pings, out and back
+                (await db.VpsTrafficCounters.SingleAsync(c => c.VpsId == accepted.VpsId, ct)).At.ShouldBe(last.At);
+            }
+
+            (await scope.ServiceProvider.GetRequiredService<UsageMeter>().UsageAsync(customer, accepted.VpsId, ct)).TrafficBytes.ShouldBe(counted);
+
+            // The period ends: metering and the invoice run (on a clock of their own) charge the started GB beyond the allowance.
+            int billingDay;
+            await using (var db = node.Database.CreateContext())
+            {
+                billingDay = BillingRules.BillingDayFor(await db.Users.Where(u => u.Id == customerId).Select(u => u.CreatedAt).SingleAsync(ct));
+            }
+
+            var period = BillingRules.PeriodContaining(billingDay, minute);
+            var clock = new ManualClock(period.End.AddHours(1));
+            var invoicing = ActivatorUtilities.CreateInstance<InvoicingService>(scope.ServiceProvider, ActivatorUtilities.CreateInstance<UsageMeter>(scope.ServiceProvider, clock), clock);
+            await invoicing.IssueDueAsync(ct);
+            await using (var db = node.Database.CreateContext())
+            {
+                var invoice = await db.Invoices.AsNoTracking().Include(i => i.Lines).SingleAsync(i => i.CustomerId == customerId && i.PeriodStart == period.Start, ct);
+                var traffic = invoice.Lines.Single(l => l.Kind == InvoiceLineKind.Bandwidth && l.VpsId == accepted.VpsId);
+                (traffic.Quantity, traffic.UnitPrice, traffic.Amount).ShouldBe((1m, 0.50m, 0.50m)); // under 1 GB: one started GB
+                invoice.Lines.Single(l => l.Kind == InvoiceLineKind.Hours && l.VpsId == accepted.VpsId).Quantity.ShouldBeGreaterThan(0);
+            }
+        }
+        finally
+        {
+            await node.WaitAsync(await vpses.DeleteAsync(customer, accepted.VpsId), 60);
+        }
     }
 
     [Fact]
