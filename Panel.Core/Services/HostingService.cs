@@ -34,7 +34,17 @@ public sealed class HostingService(
     /// <summary>The first port a site's web server gets inside the container.</summary>
     public const int FirstPort = 8001;
 
-    /// <summary>Creates a hosting plan (admins) and the compute plan its containers are provisioned with.</summary>
+    /// <summary>
+    /// Hosting is billed like a VPS plan, through the tenant's container: its compute plan carries the
+    /// hosting plan's monthly price as the cap and an hourly price that reaches it after this many hours
+    /// (28 days), so a tenant who leaves mid-month pays the started hours.
+    /// </summary>
+    public const int HoursToMonthlyCap = 672;
+
+    /// <summary>The hourly price of a hosting plan (4 decimals, half away from zero).</summary>
+    public static decimal HourlyPriceFor(decimal monthly) => Math.Round(monthly / HoursToMonthlyCap, 4, MidpointRounding.AwayFromZero);
+
+    /// <summary>Creates a hosting plan (admins) and the compute plan its containers are provisioned with (and billed by).</summary>
     public async Task<int> CreatePlanAsync(Actor actor, HostingPlanRequest request, CancellationToken cancellationToken = default)
     {
         Require.Admin(actor);
@@ -75,6 +85,8 @@ public sealed class HostingService(
             DiskBytes = request.DiskBytes,
             MaxProcesses = 256,
             MonthlyBandwidthBytes = request.MonthlyBandwidthBytes,
+            MonthlyPrice = request.MonthlyPrice,
+            HourlyPrice = HourlyPriceFor(request.MonthlyPrice),
             Active = false,
             SortOrder = 1000,
             CreatedAt = now,

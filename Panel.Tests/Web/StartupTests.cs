@@ -41,7 +41,7 @@ public sealed class StartupTests(PanelFixture fixture) : PanelTest(fixture)
 
         exit.ShouldBe(5, app.Output);
         app.Output.ShouldContain("error: cannot listen");
-        app.Output.ShouldNotContain("   at ", customMessage: "no stack trace for the user");
+        app.Output.ShouldNotContain("   at ", customMessage: "no stack trace for the user; the output:\n" + app.Output);
     }
 
     [Fact]
