@@ -443,6 +443,7 @@ public sealed class HostingService(
             throw;
         }
 
+        signal.Notify(); // the edge forgets what it cached of the site
         await TrySyncAsync(site.SpaceId, cancellationToken); // the site's first file may make its folder: its web server serves it
         return await GetAsync(actor, siteId, cancellationToken);
     }
@@ -457,6 +458,7 @@ public sealed class HostingService(
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await db.Sites.Where(s => s.Id == site.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.ContentBytes, total), cancellationToken);
             await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", "deleted /" + SiteFiles.CheckPath(path), cancellationToken);
+            signal.Notify();
         }
         catch (PanelRefusedException ex)
         {
@@ -475,6 +477,7 @@ public sealed class HostingService(
         {
             await files.RenameAsync(container.EngineId, site.Id, path, newName, cancellationToken);
             await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"renamed /{SiteFiles.CheckPath(path)} to {newName.Trim()}", cancellationToken);
+            signal.Notify();
         }
         catch (PanelRefusedException ex)
         {
