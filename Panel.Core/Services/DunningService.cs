@@ -13,7 +13,11 @@ namespace Panel.Core.Services;
 /// <param name="Suspended">VPS suspensions requested.</param>
 /// <param name="Unsuspended">Dunning suspensions lifted (unsuspend requested).</param>
 /// <param name="Terminated">VPS deletions requested.</param>
-public sealed record DunningRunReport(int Reminders, int Suspended, int Unsuspended, int Terminated);
+public sealed record DunningRunReport(int Reminders, int Suspended, int Unsuspended, int Terminated)
+{
+    /// <summary>Website names removed with terminated hosting (domains and aliases).</summary>
+    public int SitesRemoved { get; init; }
+}
 
 /// <summary>
 /// Dunning: for each customer with open invoices, reminders before and after the due date (mail in the
@@ -29,6 +33,7 @@ public sealed record DunningRunReport(int Reminders, int Suspended, int Unsuspen
 public sealed class DunningService(
     IDbContextFactory<PanelDbContext> dbFactory,
     VpsService vpses,
+    HostingService hosting,
     MailOutbox outbox,
     AuditLog audit,
     TimeProvider clock,
@@ -222,6 +227,8 @@ public sealed class DunningService(
         List<(string, string, string)> audits, Tally tally, CancellationToken cancellationToken)
     {
         var deleted = new List<string>();
+        var sites = new List<string>();
+        var deletedIds = new HashSet<int>();
         foreach (var vps in await LiveVpsesAsync(db, customerId, cancellationToken))
         {
             if (vps.BusyOperationId is not null)
@@ -234,6 +241,7 @@ public sealed class DunningService(
                 await vpses.DeleteAsync(Actor.System, vps.Id, cancellationToken);
                 await WriteAsync(w => w.DunningSuspensions.Where(s => s.VpsId == vps.Id).ExecuteDeleteAsync(cancellationToken), cancellationToken);
                 deleted.Add(vps.Hostname);
+                deletedIds.Add(vps.Id);
                 audits.Add((AuditActions.DunningTerminate, $"vps:{vps.Id}",
                     string.Create(CultureInfo.InvariantCulture, $"{vps.Hostname}: unpaid invoice {invoice.Number}, {DaysOverdue(invoice, now)} days overdue (terminate after {settings.TerminateAfterDays})")));
                 tally.Terminated++;
@@ -244,14 +252,26 @@ public sealed class DunningService(
             }
         }
 
-        if (deleted.Count > 0 && await ClaimAsync(db, invoice, DunningSteps.Terminate, now, "deleted " + string.Join(", ", deleted), cancellationToken))
+        // Their web hosting goes with its container: once no live container serves the tenant's space, the sites,
+        // names and certificates are removed (the names are free for others; the edge routes them no more).
+        var space = await db.HostingSpaces.AsNoTracking().Where(s => s.OwnerId == customerId).Select(s => new { s.Id, s.VpsId }).FirstOrDefaultAsync(cancellationToken);
+        if (space is not null && (space.VpsId is not { } boxId || deletedIds.Contains(boxId) || !await db.Vpses.AnyAsync(v => v.Id == space.VpsId && v.DeletedAt == null && v.Status != VpsStatus.Deleted && v.Status != VpsStatus.Deleting, cancellationToken)))
+        {
+            var reason = string.Create(CultureInfo.InvariantCulture, $"unpaid invoice {invoice.Number}, {DaysOverdue(invoice, now)} days overdue (terminate after {settings.TerminateAfterDays})");
+            var names = await hosting.TerminateAsync(Actor.System, customerId, reason, cancellationToken);
+            sites.AddRange(names);
+            tally.TerminatedSites += names.Count;
+        }
+
+        var what = string.Join(", ", deleted.Concat(sites.Count == 0 ? [] : ["websites " + string.Join(", ", sites)]));
+        if (deleted.Count + sites.Count > 0 && await ClaimAsync(db, invoice, DunningSteps.Terminate, now, "deleted " + what, cancellationToken))
         {
             Mail(db, email, $"Your servers were deleted: invoice {invoice.Number} is unpaid",
                 $"""
                 Hello,
 
-                invoice {invoice.Number} ({Amount(invoice)}) was due on {Day(invoice.DueAt)} and is still unpaid after {settings.TerminateAfterDays} days, so these servers and their backups were deleted: {string.Join(", ", deleted)}.
-                The invoice stays open.
+                invoice {invoice.Number} ({Amount(invoice)}) was due on {Day(invoice.DueAt)} and is still unpaid after {settings.TerminateAfterDays} days, so these servers and their backups were deleted: {what}.
+                {(sites.Count == 0 ? "" : "Your websites were removed with their hosting; their domain names are no longer held for you.\n")}The invoice stays open.
                 """);
         }
     }
@@ -375,6 +395,8 @@ public sealed class DunningService(
 
         public int Terminated { get; set; }
 
-        public DunningRunReport Report() => new(Reminders, Suspended, Unsuspended, Terminated);
+        public int TerminatedSites { get; set; }
+
+        public DunningRunReport Report() => new(Reminders, Suspended, Unsuspended, Terminated) { SitesRemoved = TerminatedSites };
     }
 }

@@ -295,6 +295,45 @@ public sealed class HostingService(
         }
     }
 
+    /// <summary>
+    /// Ends a tenant's hosting for good (admins; dunning's termination, once their container's deletion is
+    /// requested): every site with its names, certificate and traffic rows, and the hosting space itself, go in
+    /// one transaction, so their domains are free for anyone at once and the edge stops routing them (unknown
+    /// host, 404) instead of answering "not available" for a container that will never come back. Each site
+    /// is audited. Returns the domains removed (empty when the tenant had no hosting).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> TerminateAsync(Actor actor, Guid ownerId, string reason, CancellationToken cancellationToken = default)
+    {
+        Require.Admin(actor);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var space = await db.HostingSpaces.FirstOrDefaultAsync(s => s.OwnerId == ownerId, cancellationToken);
+        if (space is null)
+        {
+            return [];
+        }
+
+        // The space row also serializes against a site being added at this moment.
+        await db.Database.ExecuteSqlAsync($"SELECT id FROM hosting_spaces WHERE id = {space.Id} FOR UPDATE", cancellationToken);
+        var sites = await db.Sites.Where(s => s.SpaceId == space.Id).OrderBy(s => s.Id)
+            .Select(s => new { s.Id, Names = s.Names.OrderByDescending(n => n.IsPrimary).ThenBy(n => n.Name).Select(n => n.Name).ToList() }).ToListAsync(cancellationToken);
+        db.HostingSpaces.Remove(space); // cascades: sites, site_domains, edge_certificates, site_traffic
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+
+        foreach (var site in sites)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingTerminated, $"site:{site.Id}", $"removed {string.Join(", ", site.Names)}: {reason}", cancellationToken);
+        }
+
+        await audit.RecordAsync(actor, AuditActions.HostingTerminated, $"user:{ownerId}",
+            string.Create(CultureInfo.InvariantCulture, $"hosting space #{space.Id} removed with {sites.Count} site(s): {reason}"), cancellationToken);
+        accessLog.Retain((await db.Sites.Select(s => s.Id).ToListAsync(cancellationToken)).ToHashSet());
+        signal.Notify();
+        return [.. sites.SelectMany(s => s.Names)];
+    }
+
     /// <summary>The caller's sites (admins: everyone's), by domain.</summary>
     public async Task<IReadOnlyList<SiteView>> ListAsync(Actor actor, CancellationToken cancellationToken = default)
     {
@@ -455,6 +494,7 @@ public sealed class HostingService(
             throw;
         }
 
+        signal.Notify(); // the edge forgets what it cached of the site
         await TrySyncAsync(site.SpaceId, cancellationToken); // the site's first file may make its folder: its web server serves it
         return await GetAsync(actor, siteId, cancellationToken);
     }
@@ -469,6 +509,7 @@ public sealed class HostingService(
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await db.Sites.Where(s => s.Id == site.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.ContentBytes, total), cancellationToken);
             await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", "deleted /" + SiteFiles.CheckPath(path), cancellationToken);
+            signal.Notify();
         }
         catch (PanelRefusedException ex)
         {
@@ -487,6 +528,7 @@ public sealed class HostingService(
         {
             await files.RenameAsync(container.EngineId, site.Id, path, newName, cancellationToken);
             await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"renamed /{SiteFiles.CheckPath(path)} to {newName.Trim()}", cancellationToken);
+            signal.Notify();
         }
         catch (PanelRefusedException ex)
         {

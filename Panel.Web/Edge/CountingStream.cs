@@ -1,9 +1,16 @@
 namespace Panel.Web.Edge;
 
-/// <summary>A pass-through stream that counts the bytes read from and written to it (a site's traffic at the edge).</summary>
-internal sealed class CountingStream(Stream inner) : Stream
+/// <summary>
+/// A pass-through stream that counts the bytes read from and written to it (a site's traffic at the edge), and
+/// optionally keeps a copy of what is written up to <paramref name="captureLimit"/> bytes (for the edge's cache).
+/// </summary>
+internal sealed class CountingStream(Stream inner, int captureLimit = 0) : Stream
 {
     private long bytes;
+    private MemoryStream? capture = captureLimit > 0 ? new MemoryStream() : null;
+
+    /// <summary>What was written, when it was captured whole (null: not asked for, or over the limit).</summary>
+    public byte[]? Captured => capture?.ToArray();
 
     /// <summary>Bytes read or written so far.</summary>
     public long Bytes => Interlocked.Read(ref bytes);
@@ -34,12 +41,14 @@ internal sealed class CountingStream(Stream inner) : Stream
     {
         inner.Write(buffer, offset, count);
         Count(count);
+        Capture(buffer.AsSpan(offset, count));
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await inner.WriteAsync(buffer, cancellationToken);
         Count(buffer.Length);
+        Capture(buffer.Span);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
@@ -48,6 +57,22 @@ internal sealed class CountingStream(Stream inner) : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    private void Capture(ReadOnlySpan<byte> written)
+    {
+        if (capture is null)
+        {
+            return;
+        }
+
+        if (capture.Length + written.Length > captureLimit)
+        {
+            capture = null; // too big to keep
+            return;
+        }
+
+        capture.Write(written);
+    }
 
     private int Count(int n)
     {

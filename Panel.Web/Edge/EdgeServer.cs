@@ -20,6 +20,8 @@ namespace Panel.Web.Edge;
 /// <c>ReloadSeconds</c>, through YARP's in-memory provider (<c>Update</c>: requests in flight finish on
 /// the old config, nothing is dropped). Unknown hosts get a 404 page, suspended sites a 503 page; every
 /// request's bytes are counted per site (flushed to <c>site_traffic</c>) and each site has a token bucket.
+/// Behind the gate, a micro-cache (<see cref="EdgeCache"/>) answers repeated GETs of a static page for up to
+/// <c>CacheMilliseconds</c>: the tenants' web servers fork per connection, so this is what lets one page take load.
 /// </summary>
 public sealed class EdgeServer(
     EdgeDirectory directory, EdgeSignal signal, SiteAccessLog accessLog, EdgeStatus status, PanelOptions options, TimeProvider clock, ILogger<EdgeServer> logger)
@@ -29,6 +31,7 @@ public sealed class EdgeServer(
     private readonly ConcurrentDictionary<int, TokenBucketRateLimiter> limiters = new();
     private readonly ConcurrentDictionary<int, SiteCounter> counters = new();
     private readonly CancellationTokenSource stopping = new();
+    private readonly EdgeCache cache = new(options.Edge.CacheMilliseconds, clock);
     private WebApplication? app;
     private InMemoryConfigProvider? provider;
     private Dictionary<string, X509Certificate2> certificates = new(StringComparer.OrdinalIgnoreCase);
@@ -168,6 +171,7 @@ public sealed class EdgeServer(
             }
 
             provider!.Update(routes, clusters);
+            cache.Clear();
             var old = certificates;
             certificates = certs;
             foreach (var cert in old.Values.Distinct())
@@ -232,8 +236,9 @@ public sealed class EdgeServer(
         var siteId = int.Parse(route.Metadata!["site"], CultureInfo.InvariantCulture);
         var counter = counters.GetOrAdd(siteId, _ => new SiteCounter());
         var started = clock.GetTimestamp();
+        var cacheKey = route.Metadata["state"] == "active" ? cache.KeyFor(context.Request, siteId) : null;
         var requestBody = new CountingStream(context.Request.Body);
-        var responseBody = new CountingStream(context.Response.Body);
+        var responseBody = new CountingStream(context.Response.Body, cacheKey is null ? 0 : EdgeCache.MaxBodyBytes);
         context.Request.Body = requestBody;
         context.Response.Body = responseBody;
         try
@@ -263,7 +268,17 @@ public sealed class EdgeServer(
                     await PageAsync(context, StatusCodes.Status502BadGateway, "Website not available yet", "This website's server is being set up or is not running.");
                     return;
                 default:
+                    if (cacheKey is not null && await cache.TryServeAsync(context, cacheKey))
+                    {
+                        return;
+                    }
+
                     await next();
+                    if (cacheKey is not null)
+                    {
+                        cache.Store(cacheKey, context.Response, responseBody.Captured);
+                    }
+
                     return;
             }
         }
@@ -308,7 +323,13 @@ public sealed class EdgeServer(
         return context.Response.WriteAsync(html);
     }
 
-    private void OnChanged() => _ = Task.Run(async () =>
+    private void OnChanged()
+    {
+        cache.Clear(); // at once: the change the caller just made is what the next request must see
+        _ = Task.Run(ReloadInBackgroundAsync);
+    }
+
+    private async Task ReloadInBackgroundAsync()
     {
         try
         {
@@ -318,7 +339,7 @@ public sealed class EdgeServer(
         {
             logger.LogWarning("edge: reloading the routes failed: {Message}", ex.Message);
         }
-    });
+    }
 
     private async Task BackgroundAsync(CancellationToken cancellationToken)
     {

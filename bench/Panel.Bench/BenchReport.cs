@@ -5,9 +5,10 @@ namespace Panel.Bench;
 /// <summary>Command-line options of a bench run.</summary>
 /// <param name="Iterations">Samples per timed measurement.</param>
 /// <param name="Density">Instances in the density measurement.</param>
-public sealed record BenchOptions(int Iterations, int Density)
+/// <param name="Rounds">Load rounds per target (hosting).</param>
+public sealed record BenchOptions(int Iterations, int Density, int Rounds = 5)
 {
-    /// <summary>Parses <c>--iterations N</c> and <c>--density N</c>.</summary>
+    /// <summary>Parses <c>--iterations N</c>, <c>--density N</c> and <c>--rounds N</c>.</summary>
     public static BenchOptions Parse(string[] args)
     {
         int Get(string name, int fallback)
@@ -16,7 +17,7 @@ public sealed record BenchOptions(int Iterations, int Density)
             return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
         }
 
-        return new BenchOptions(Get("--iterations", 20), Get("--density", 100));
+        return new BenchOptions(Get("--iterations", 20), Get("--density", 100), Get("--rounds", 5));
     }
 }
 
@@ -44,13 +45,14 @@ public sealed record Stats(int Samples, double Median, double P95, double Min, d
 /// <param name="Peer">The peer's statistics (null when there is no peer).</param>
 /// <param name="PeerName">What the peer is, e.g. raw lxc-start.</param>
 /// <param name="Goal">The ratio goal, when the issue sets one.</param>
-public sealed record BenchRow(string Name, string Unit, Stats Panel, Stats? Peer, string? PeerName, double? Goal)
+/// <param name="HigherIsBetter">Whether the goal is a floor (throughput) rather than a ceiling (time).</param>
+public sealed record BenchRow(string Name, string Unit, Stats Panel, Stats? Peer, string? PeerName, double? Goal, bool HigherIsBetter = false)
 {
     /// <summary>Panel median over peer median.</summary>
     public double? Ratio => Peer is { Median: > 0 } p ? Math.Round(Panel.Median / p.Median, 2) : null;
 
     /// <summary>Whether the goal is met (null without a goal).</summary>
-    public bool? GoalMet => Goal is { } g && Ratio is { } r ? r <= g : null;
+    public bool? GoalMet => Goal is { } g && Ratio is { } r ? (HigherIsBetter ? r >= g : r <= g) : null;
 }
 
 /// <summary>A suite's results: rows, single figures and notes about the machine.</summary>

@@ -2,10 +2,10 @@ using System.Globalization;
 using System.Text.Json;
 using Panel.Bench;
 
-// ./panel bench SUITE [--iterations N] [--density N]
+// ./panel bench SUITE [--iterations N] [--density N] [--rounds N]
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Panel.Bench SUITE [--iterations N] [--density N]   suites: engine, provision, billing, ui");
+    Console.WriteLine("usage: Panel.Bench SUITE [--iterations N] [--density N]   suites: engine, provision, billing, ui, hosting");
     return args.Length == 0 ? 2 : 0;
 }
 
@@ -28,8 +28,11 @@ switch (args[0])
     case "ui":
         report = await UiBench.RunAsync(options);
         break;
+    case "hosting":
+        report = await HostingBench.RunAsync(options);
+        break;
     default:
-        Console.Error.WriteLine($"error: unknown suite '{args[0]}' (known: engine, provision, billing, ui)");
+        Console.Error.WriteLine($"error: unknown suite '{args[0]}' (known: engine, provision, billing, ui, hosting)");
         return 2;
 }
 

@@ -205,13 +205,13 @@ public static class ProvisionBench
         return new BenchReport("provision", DateTime.UtcNow, machine, rows, figures, notes);
     }
 
-    private static async Task<T> VpsAsync<T>(IServiceProvider sp, Func<VpsService, Task<T>> call)
+    internal static async Task<T> VpsAsync<T>(IServiceProvider sp, Func<VpsService, Task<T>> call)
     {
         await using var scope = sp.CreateAsyncScope();
         return await call(scope.ServiceProvider.GetRequiredService<VpsService>());
     }
 
-    private static async Task WaitAsync(IServiceProvider sp, long operationId, int seconds = 60)
+    internal static async Task WaitAsync(IServiceProvider sp, long operationId, int seconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (true)
@@ -231,7 +231,7 @@ public static class ProvisionBench
         }
     }
 
-    private static async Task<Actor> NewCustomerAsync(IServiceProvider sp)
+    internal static async Task<Actor> NewCustomerAsync(IServiceProvider sp)
     {
         await using var scope = sp.CreateAsyncScope();
         var roles = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.RoleManager<Microsoft.AspNetCore.Identity.IdentityRole<Guid>>>();
@@ -247,7 +247,7 @@ public static class ProvisionBench
         return new Actor(user.Id, user.Email, IsAdmin: false);
     }
 
-    private static async Task WaitForNodeAsync(DbContextOptions<PanelDbContext> options, string node)
+    internal static async Task WaitForNodeAsync(DbContextOptions<PanelDbContext> options, string node)
     {
         for (var i = 0; i < 300; i++)
         {
@@ -263,7 +263,7 @@ public static class ProvisionBench
         throw new TimeoutException("the bench node did not register");
     }
 
-    private static async Task ExecAsync(string connection, string sql)
+    internal static async Task ExecAsync(string connection, string sql)
     {
         await using var conn = new NpgsqlConnection(connection);
         await conn.OpenAsync();

@@ -135,6 +135,9 @@ public static class AuditActions
     /// <summary>A website's content was uploaded.</summary>
     public const string HostingContent = "hosting.content";
 
+    /// <summary>A tenant's hosting was terminated (dunning deleted their container): sites, names, certificates and the space removed.</summary>
+    public const string HostingTerminated = "hosting.terminate";
+
     /// <summary>A hosting request was refused (bad domain, taken, over the plan, bad zip); nothing changed.</summary>
     public const string HostingRefused = "hosting.refused";
 

@@ -36,13 +36,15 @@ public sealed class HostingIsolationTests(NodeHostFixture node)
         var planId = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("One CPU " + Guid.NewGuid().ToString("N")[..6], 1, 128L << 20, null, 1, 128L << 20, 1m), ct);
         var tag = Guid.NewGuid().ToString("N")[..8];
         var boxes = new List<int>();
+        var sites = new List<int>();
         var http = HostingTests.FreePort();
-        await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 100_000, Burst = 100_000 } });
+        await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 100_000, Burst = 100_000, CacheMilliseconds = 0 } }); // every request reaches B's container
         try
         {
             var a = await hosting.AddSiteAsync(await node.NewCustomerAsync(), new AddSiteRequest($"a-{tag}.test", PlanId: planId), ct);
             var bOwner = await node.NewCustomerAsync();
             var b = await hosting.AddSiteAsync(bOwner, new AddSiteRequest($"b-{tag}.test", PlanId: planId), ct);
+            sites.AddRange([a.Id, b.Id]);
             string aEngine;
             await using (var db = node.Database.CreateContext())
             {
@@ -101,14 +103,9 @@ public sealed class HostingIsolationTests(NodeHostFixture node)
         finally
         {
             await edge.StopAsync(CancellationToken.None);
-            // The sites go first (other hosting tests list every site), then the tenants' containers.
-            await using (var db = node.Database.CreateContext())
+            foreach (var id in sites)
             {
-                var sites = await db.Sites.Where(s => s.Domain == $"a-{tag}.test" || s.Domain == $"b-{tag}.test").Select(s => s.Id).ToListAsync(CancellationToken.None);
-                foreach (var site in sites)
-                {
-                    await hosting.DeleteSiteAsync(Actor.System, site, CancellationToken.None);
-                }
+                await hosting.DeleteSiteAsync(Actor.System, id, CancellationToken.None);
             }
 
             foreach (var id in boxes)

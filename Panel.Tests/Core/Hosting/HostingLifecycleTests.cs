@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Panel.Core;
+using Panel.Core.Domain.Audit;
 using Panel.Core.Domain.Billing;
 using Panel.Core.Domain.Compute;
 using Panel.Core.Domain.Operations;
@@ -121,6 +122,105 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
             {
                 await WaitIdleAsync(boxId);
                 (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, boxId, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_terminated_tenants_sites_names_and_certificates_go_with_their_container_and_the_domain_is_free_again()
+    {
+        node.Require();
+        var ct = TestContext.Current.CancellationToken;
+        var tenant = await node.NewCustomerAsync();
+        var other = await node.NewCustomerAsync();
+        var (scope, hosting) = node.Resolve<HostingService>();
+        await using var _ = scope;
+        var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
+        var planId = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web T " + Guid.NewGuid().ToString("N")[..6], 2, 256 * MiB, null, 1, 128 * MiB, 4.99m), ct);
+        var domain = $"gone-{Guid.NewGuid():N}"[..15] + ".test";
+        var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest(domain, ["www." + domain], planId), ct);
+        var second = await hosting.AddSiteAsync(tenant, new AddSiteRequest("blog." + domain), ct);
+        int boxId;
+        await using (var db = node.Database.CreateContext())
+        {
+            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
+            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
+            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
+        }
+
+        var http = HostingTests.FreePort();
+        await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
+        await edge.StartAsync(ct);
+        int? otherBox = null;
+        try
+        {
+            using (var zip = SiteArchiveTests.Zip(("index.html", "soon gone", 0)))
+            {
+                await hosting.UploadAsync(tenant, site.Id, zip, ct);
+            }
+
+            (await HostingTests.CurlAsync(domain, http, "/")).ShouldBe((200, "soon gone"));
+
+            // 70 days overdue, terminate after 60: dunning deletes the container and ends the hosting with it.
+            var invoice = await OverdueInvoiceAsync(tenant.UserId!.Value, 70, ct);
+            await scope.ServiceProvider.GetRequiredService<SettingsService>().SetDunningAsync(Actor.System, new DunningSettings(true, [3], [1], 14, 60), ct);
+            var dunning = scope.ServiceProvider.GetRequiredService<DunningService>();
+            var report = await dunning.RunForCustomerAsync(tenant.UserId!.Value, ct);
+            report.Terminated.ShouldBe(1);
+            report.SitesRemoved.ShouldBe(3); // the domain, its alias and the second site
+            long deleteOp;
+            await using (var db = node.Database.CreateContext())
+            {
+                deleteOp = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Delete).Select(o => o.Id).SingleAsync(ct);
+                (await db.HostingSpaces.AnyAsync(s => s.OwnerId == tenant.UserId, ct)).ShouldBeFalse();
+                (await db.Sites.AnyAsync(s => s.Id == site.Id || s.Id == second.Id, ct)).ShouldBeFalse();
+                (await db.SiteDomains.AnyAsync(d => d.Name.EndsWith(domain), ct)).ShouldBeFalse();
+                (await db.EdgeCertificates.AnyAsync(c => c.SiteId == site.Id || c.SiteId == second.Id, ct)).ShouldBeFalse();
+                var audits = await db.AuditEvents.Where(a => a.Action == AuditActions.HostingTerminated && (a.Target == $"site:{site.Id}" || a.Target == $"site:{second.Id}" || a.Target == $"user:{tenant.UserId}")).ToListAsync(ct);
+                audits.Count.ShouldBe(3);
+                audits.ShouldAllBe(a => a.Details!.Contains(invoice.Number));
+                (await db.MailOutbox.Where(m => m.Subject.Contains(invoice.Number) && m.Subject.Contains("deleted")).Select(m => m.Body).SingleAsync(ct)).ShouldContain("websites " + domain);
+            }
+
+            (await node.WaitAsync(deleteOp, 90)).Status.ShouldBe(OperationStatus.Succeeded);
+
+            // The edge routes the names no more: the unknown-host page, not "not available".
+            var gone = await HostingTests.CurlAsync(domain, http, "/");
+            gone.Status.ShouldBe(404);
+            gone.Body.ShouldContain("No website here");
+            (await HostingTests.CurlAsync("www." + domain, http, "/")).Status.ShouldBe(404);
+            (await hosting.ListAsync(tenant, ct)).ShouldBeEmpty();
+            (await hosting.SpaceAsync(tenant, ct)).ShouldBeNull();
+            await Should.ThrowAsync<PanelNotFoundException>(() => hosting.GetAsync(tenant, site.Id, ct));
+
+            // A second run finds nothing more to do; the domain is free for another customer.
+            (await dunning.RunForCustomerAsync(tenant.UserId!.Value, ct)).ShouldBe(new DunningRunReport(0, 0, 0, 0));
+            var taken = await hosting.AddSiteAsync(other, new AddSiteRequest(domain, ["www." + domain], planId), ct);
+            taken.Domain.ShouldBe(domain);
+            await using (var db = node.Database.CreateContext())
+            {
+                otherBox = await db.HostingSpaces.Where(s => s.OwnerId == other.UserId).Select(s => s.VpsId).SingleAsync(ct);
+            }
+
+            // Only admins end someone's hosting.
+            await Should.ThrowAsync<UnauthorizedAccessException>(() => hosting.TerminateAsync(tenant, other.UserId!.Value, "no", ct));
+        }
+        finally
+        {
+            await edge.StopAsync(CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<SettingsService>().SetDunningAsync(Actor.System, new DunningSettings(false, [3], [1], 14, 60), CancellationToken.None);
+            foreach (var owner in new[] { tenant, other })
+            {
+                await hosting.TerminateAsync(Actor.System, owner.UserId!.Value, "test cleanup", CancellationToken.None); // no exec: the container may still be starting
+            }
+
+            foreach (var id in new[] { (int?)boxId, otherBox }.OfType<int>())
+            {
+                await WaitIdleAsync(id);
+                if ((await node.VpsAsync(id)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
+                {
+                    (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+                }
             }
         }
     }

@@ -248,6 +248,29 @@ public sealed class HostingTests(NodeHostFixture node)
             await edge.ReloadAsync();
             (await CurlAsync("alpha.test", https, "/", caFile)).Status.ShouldBe(200);
 
+            // The edge's micro-cache: a repeated GET is answered from memory (still counted and logged); a change the panel
+            // makes (here the file manager) clears it, so the next request shows the new page.
+            using (var client = new HttpClient())
+            {
+                async Task<(string Body, bool Hit)> GetAsync()
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{http}/");
+                    request.Headers.Host = "bravo.test";
+                    using var response = await client.SendAsync(request);
+                    response.StatusCode.ShouldBe(HttpStatusCode.OK);
+                    return (await response.Content.ReadAsStringAsync(), response.Headers.Contains("X-Edge-Cache"));
+                }
+
+                await GetAsync();
+                (await GetAsync()).ShouldBe(("<h1>bravo secret</h1>", true));
+                using (var page = new MemoryStream("<h1>bravo, edited</h1>"u8.ToArray()))
+                {
+                    await hosting.WriteFileAsync(bob, b.Id, null, "index.html", page);
+                }
+
+                (await GetAsync()).ShouldBe(("<h1>bravo, edited</h1>", false));
+            }
+
             // Each site has its own request rate limit (here a burst of 20, then one a second): beyond it, 429.
             var statuses = new List<int>();
             for (var i = 0; i < 25; i++)
