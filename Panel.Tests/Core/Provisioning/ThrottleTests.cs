@@ -69,6 +69,24 @@ public sealed class ThrottleTests(NodeHostFixture node)
                 (await db.Operations.CountAsync(o => o.VpsId == id && o.Kind == OperationKind.Throttle, ct)).ShouldBe(1);
             }
 
+            // A plan change within the period keeps the throttle until the period end, at the new plan's throttle speed.
+            int otherPlan;
+            await using (var db = node.Database.CreateContext())
+            {
+                var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == db.Vpses.Where(v => v.Id == id).Select(v => v.PlanId).First(), ct);
+                plan.Id = 0;
+                plan.Name = "throttle-" + Guid.NewGuid().ToString("N")[..8];
+                plan.ThrottleMbit = 7;
+                db.Plans.Add(plan);
+                await db.SaveChangesAsync(ct);
+                otherPlan = plan.Id;
+            }
+
+            (await node.WaitAsync(await vpses.ResizeAsync(Actor.System, id, otherPlan, ct))).Status.ShouldBe(OperationStatus.Succeeded);
+            (await Tc(port)).ShouldContain("rate 7Mbit");
+            var resized = await vpses.GetAsync(customer, id, ct);
+            (resized.PortSpeedMbit, resized.ThrottledUntil).ShouldBe((7, period.End));
+
             // The period ends: the plan's speed is back and the mark cleared; the new period has no traffic yet.
             clock.Set(period.End.AddMinutes(30));
             (await throttle.RunAsync(ct)).ShouldBe(new ThrottleRunReport(0, 1, 0));
