@@ -87,6 +87,8 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddSingleton<MailOutbox>();
         services.AddScoped<DunningService>();
         services.AddScoped<Jobs.Billing.DunningJob>();
+        services.AddScoped<ThrottleService>();
+        services.AddScoped<Jobs.Billing.AllowanceThrottleJob>();
         services.AddScoped<Jobs.Mail.MailOutboxJob>();
 
         // Web hosting: sites, their content and certificates; the edge itself lives in Panel.Web.
@@ -114,6 +116,8 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddScoped<Jobs.Vps.DeleteSnapshotJob>();
         services.AddScoped<Jobs.Vps.ReinstallJob>();
         services.AddScoped<Jobs.Vps.ResizeJob>();
+        services.AddScoped<Jobs.Vps.ThrottleJob>();
+        services.AddScoped<Jobs.Vps.UnthrottleJob>();
         services.AddScoped<Jobs.Vps.ResetAccessJob>();
         services.AddScoped<Jobs.Vps.SuspendJob>();
         services.AddScoped<Jobs.Vps.UnsuspendJob>();

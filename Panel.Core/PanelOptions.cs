@@ -114,6 +114,9 @@ public sealed class BillingOptions
 
     /// <summary>The dunning job (default 40 minutes past every hour: reminders, suspensions, terminations).</summary>
     public string DunningCron { get; set; } = "40 * * * *";
+
+    /// <summary>When the throttle job slows VPSes that used up a throttling plan's allowance and restores them when their period ends (UTC cron; empty: not scheduled).</summary>
+    public string ThrottleCron { get; set; } = "30 * * * *";
 }
 
 /// <summary>The <c>Panel:Backups</c> section.</summary>

@@ -56,6 +56,8 @@ public sealed class OperationDispatcher(IDbContextFactory<PanelDbContext> dbFact
         OperationKind.Backup => Job.FromExpression<BackupJob>(j => j.RunAsync(id, CancellationToken.None)),
         OperationKind.RestoreBackup => Job.FromExpression<RestoreBackupJob>(j => j.RunAsync(id, CancellationToken.None)),
         OperationKind.DeleteBackup => Job.FromExpression<DeleteBackupJob>(j => j.RunAsync(id, CancellationToken.None)),
+        OperationKind.Throttle => Job.FromExpression<ThrottleJob>(j => j.RunAsync(id, CancellationToken.None)),
+        OperationKind.Unthrottle => Job.FromExpression<UnthrottleJob>(j => j.RunAsync(id, CancellationToken.None)),
         OperationKind.Migrate => Job.FromExpression<MigrateJob>(j => j.RunAsync(id, CancellationToken.None)),
         _ => throw new NotSupportedException($"{kind} operations are not available yet"),
     };

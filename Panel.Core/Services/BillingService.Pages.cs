@@ -95,7 +95,7 @@ public sealed partial class BillingService
             var last = plans[g.MaxBy(s => s.Last).PlanId];
             var bytes = traffic.GetValueOrDefault(g.Key);
             var extraGb = BillingRules.ExtraGb(bytes, last.MonthlyBandwidthBytes);
-            var trafficCost = last.PricePerExtraGb is { } perGb && perGb > 0 ? BillingRules.RoundLine(extraGb * perGb) : 0m;
+            var trafficCost = BillingRules.ExtraGbPrice(last) is { } perGb ? BillingRules.RoundLine(extraGb * perGb) : 0m;
             return new VpsUsageView(
                 g.Key, hosts[g.Key], g.Sum(s => s.Hours),
                 BillingRules.RoundLine(BillingRules.HoursCost(g.GroupBy(s => s.PlanId).Select(p => (p.Sum(s => s.Hours), plans[p.Key].HourlyPrice, plans[p.Key].MonthlyPrice)))),

@@ -18,7 +18,8 @@ namespace Panel.Core.Services;
 /// <param name="PortSpeedMbit">Port speed cap.</param>
 /// <param name="MonthlyBandwidthBytes">Traffic allowance.</param>
 /// <param name="Active">Orderable.</param>
-public sealed record PlanView(int Id, string Name, string? Description, VirtualizationKind Approach, string ApproachText, int Vcpus, long MemoryBytes, long DiskBytes, int? PortSpeedMbit, long? MonthlyBandwidthBytes, bool Active);
+/// <param name="ThrottleMbit">The port speed once the allowance is used up (until the period ends), or null.</param>
+public sealed record PlanView(int Id, string Name, string? Description, VirtualizationKind Approach, string ApproachText, int Vcpus, long MemoryBytes, long DiskBytes, int? PortSpeedMbit, long? MonthlyBandwidthBytes, bool Active, int? ThrottleMbit = null);
 
 /// <summary>An image in lists.</summary>
 /// <param name="Id">Image id.</param>
@@ -37,7 +38,11 @@ public sealed record ImageView(int Id, string Name, string DisplayName, bool Act
 /// <param name="PortSpeedMbit">Optional cap.</param>
 /// <param name="MonthlyBandwidthGiB">Optional allowance.</param>
 /// <param name="Prices">Its prices; null keeps them (a new plan: all 0).</param>
-public sealed record PlanInput(string Name, VirtualizationKind Approach, int Vcpus, int MemoryMiB, int DiskGiB, string? Description = null, int? PortSpeedMbit = null, int? MonthlyBandwidthGiB = null, PlanPrices? Prices = null);
+/// <param name="ThrottleMbit">
+/// Optional 1-100000 Mbit/s, below the port speed: once the allowance is used up the port drops to it until the
+/// billing period ends. Needs an allowance and excludes a price per extra GB (a throttling plan never charges for traffic).
+/// </param>
+public sealed record PlanInput(string Name, VirtualizationKind Approach, int Vcpus, int MemoryMiB, int DiskGiB, string? Description = null, int? PortSpeedMbit = null, int? MonthlyBandwidthGiB = null, PlanPrices? Prices = null, int? ThrottleMbit = null);
 
 /// <summary>A plan on the admin plans page.</summary>
 /// <param name="Plan">What customers see.</param>
@@ -60,7 +65,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         Require.User(actor);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var plans = await db.Plans.AsNoTracking().Where(p => p.Active || actor.IsAdmin).OrderBy(p => p.SortOrder).ThenBy(p => p.Id).ToListAsync(cancellationToken);
-        return plans.Select(p => new PlanView(p.Id, p.Name, p.Description, p.Approach, Plan.Describe(p.Approach), p.Vcpus, p.MemoryBytes, p.DiskBytes, p.PortSpeedMbit, p.MonthlyBandwidthBytes, p.Active)).ToList();
+        return plans.Select(p => new PlanView(p.Id, p.Name, p.Description, p.Approach, Plan.Describe(p.Approach), p.Vcpus, p.MemoryBytes, p.DiskBytes, p.PortSpeedMbit, p.MonthlyBandwidthBytes, p.Active, p.ThrottleMbit)).ToList();
     }
 
     /// <summary>Images: customers see the active ones, admins all.</summary>
@@ -81,7 +86,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         var servers = await db.Vpses.Where(v => v.DeletedAt == null).GroupBy(v => v.PlanId).Select(g => new { g.Key, Count = g.Count() })
             .ToDictionaryAsync(x => x.Key, x => x.Count, cancellationToken);
         return plans.Select(p => new PlanAdminView(
-            new PlanView(p.Id, p.Name, p.Description, p.Approach, Plan.Describe(p.Approach), p.Vcpus, p.MemoryBytes, p.DiskBytes, p.PortSpeedMbit, p.MonthlyBandwidthBytes, p.Active),
+            new PlanView(p.Id, p.Name, p.Description, p.Approach, Plan.Describe(p.Approach), p.Vcpus, p.MemoryBytes, p.DiskBytes, p.PortSpeedMbit, p.MonthlyBandwidthBytes, p.Active, p.ThrottleMbit),
             new PlanPrices(p.MonthlyPrice, p.HourlyPrice, p.SetupFee, p.PricePerExtraGb),
             servers.GetValueOrDefault(p.Id))).ToList();
     }
@@ -99,6 +104,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
             CreatedAt = clock.GetUtcNow().UtcDateTime,
         };
         Apply(plan, name, input);
+        CheckThrottle(plan);
         db.Plans.Add(plan);
         await SaveUniqueAsync(db, name, cancellationToken);
         await audit.RecordAsync(actor, AuditActions.PlanChanged, $"plan:{plan.Id}", $"created {name}: {Summary(plan)}", cancellationToken);
@@ -119,6 +125,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         if (await db.Plans.AnyAsync(p => EF.Functions.ILike(p.Name, AuditLog.EscapeLike(name)) && p.Id != planId, cancellationToken)) throw new PanelRefusedException($"A plan named '{name}' exists.", "Name");
         var before = Summary(plan);
         Apply(plan, name, input);
+        CheckThrottle(plan);
         await SaveUniqueAsync(db, name, cancellationToken);
         await audit.RecordAsync(actor, AuditActions.PlanChanged, $"plan:{plan.Id}", $"changed {name}: {before} → {Summary(plan)}", cancellationToken);
     }
@@ -180,6 +187,13 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         if (input.DiskGiB is < 1 or > 16384) throw new PanelRefusedException("Disk must be 1-16384 GiB.", "DiskGiB");
         if (input.PortSpeedMbit is < 1 or > 100_000) throw new PanelRefusedException("Port speed must be 1-100000 Mbit/s.", "PortSpeedMbit");
         if (input.MonthlyBandwidthGiB is < 1 or > 1 << 24) throw new PanelRefusedException("The traffic allowance must be 1 GiB - 16 PiB, or none.", "MonthlyBandwidthGiB");
+        if (input.ThrottleMbit is { } throttle)
+        {
+            if (throttle is < 1 or > 100_000) throw new PanelRefusedException("The throttle speed must be 1-100000 Mbit/s, or none.", "ThrottleMbit");
+            if (input.MonthlyBandwidthGiB is null) throw new PanelRefusedException("A throttle needs a traffic allowance to be used up first.", "ThrottleMbit");
+            if (input.PortSpeedMbit is { } speed && throttle >= speed) throw new PanelRefusedException($"The throttle speed must be below the port speed ({speed} Mbit/s).", "ThrottleMbit");
+        }
+
         if (input.Description is { Length: > 200 }) throw new PanelRefusedException("A description has at most 200 characters.", "Description");
         if (input.Prices is { } prices)
         {
@@ -206,6 +220,15 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         }
     }
 
+    /// <summary>A throttle and a price per extra GB exclude each other: traffic beyond the allowance is either slowed or charged.</summary>
+    private static void CheckThrottle(Plan plan)
+    {
+        if (plan.ThrottleMbit is not null && plan.PricePerExtraGb is not null)
+        {
+            throw new PanelRefusedException("A plan either throttles or charges per extra GB once the allowance is used up: clear one of them.", "ThrottleMbit");
+        }
+    }
+
     private static void Apply(Plan plan, string name, PlanInput input)
     {
         plan.Name = name;
@@ -216,6 +239,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         plan.DiskBytes = (long)input.DiskGiB << 30;
         plan.PortSpeedMbit = input.PortSpeedMbit;
         plan.MonthlyBandwidthBytes = input.MonthlyBandwidthGiB is { } gb ? (long)gb << 30 : null;
+        plan.ThrottleMbit = input.ThrottleMbit;
         if (input.Prices is { } prices)
         {
             plan.MonthlyPrice = prices.MonthlyPrice;
@@ -238,7 +262,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
     }
 
     private static string Summary(Plan p) => FormattableString.Invariant(
-        $"{p.Approach}, {p.Vcpus} vCPU, {p.MemoryBytes >> 20} MiB, {p.DiskBytes >> 30} GiB, {p.MonthlyPrice}/month, {p.HourlyPrice}/hour, setup {p.SetupFee}, extra GB {(p.PricePerExtraGb is { } g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}");
+        $"{p.Approach}, {p.Vcpus} vCPU, {p.MemoryBytes >> 20} MiB, {p.DiskBytes >> 30} GiB, {p.MonthlyPrice}/month, {p.HourlyPrice}/hour, setup {p.SetupFee}, extra GB {(p.PricePerExtraGb is { } g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}, throttle {(p.ThrottleMbit is { } t ? $"{t} Mbit/s" : "-")}");
 
     /// <summary>
     /// Sets a plan's prices (admins; audited). Prices are ≥ 0 with at most 4 decimals; the hourly price
@@ -255,6 +279,7 @@ public sealed class CatalogService(IDbContextFactory<PanelDbContext> dbFactory, 
         plan.HourlyPrice = prices.HourlyPrice;
         plan.SetupFee = prices.SetupFee;
         plan.PricePerExtraGb = prices.PricePerExtraGb;
+        CheckThrottle(plan);
         await db.SaveChangesAsync(cancellationToken);
         await audit.RecordAsync(actor, AuditActions.PlanPrices, $"plan:{plan.Id}",
             FormattableString.Invariant($"{plan.Name}: {prices.MonthlyPrice}/month, {prices.HourlyPrice}/hour, setup {prices.SetupFee}, extra GB {prices.PricePerExtraGb?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}"), cancellationToken);

@@ -462,7 +462,7 @@ public sealed class InvoicingService(
 
             var lastPlan = plans[parts.MaxBy(p => p.LastHour)!.PlanId];
             var extraGb = BillingRules.ExtraGb(traffic(vps.Key), lastPlan.MonthlyBandwidthBytes);
-            if (extraGb > 0 && lastPlan.PricePerExtraGb is { } perGb && perGb > 0)
+            if (extraGb > 0 && BillingRules.ExtraGbPrice(lastPlan) is { } perGb)
             {
                 lines.Add(new LineSpec(InvoiceLineKind.Bandwidth, vps.Key,
                     Limit(FormattableString.Invariant($"{host}: traffic beyond {lastPlan.MonthlyBandwidthBytes / BillingRules.BytesPerGb} GB ({lastPlan.Name})")),

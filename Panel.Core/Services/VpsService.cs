@@ -430,7 +430,7 @@ public sealed partial class VpsService(
             OperationKind.Suspend when s is VpsStatus.Suspended => $"{vps.Hostname} is already suspended.",
             OperationKind.Unsuspend when s is not VpsStatus.Suspended => $"{vps.Hostname} is not suspended.",
             OperationKind.Snapshot or OperationKind.Restore or OperationKind.DeleteSnapshot or OperationKind.Reinstall or OperationKind.Resize or OperationKind.ResetAccess
-                or OperationKind.RestoreBackup or OperationKind.DeleteBackup
+                or OperationKind.RestoreBackup or OperationKind.DeleteBackup or OperationKind.Throttle or OperationKind.Unthrottle
                 when s is not (VpsStatus.Running or VpsStatus.Stopped or VpsStatus.Error or VpsStatus.Suspended) => $"{vps.Hostname} cannot be changed while {s.ToString().ToLowerInvariant()}.",
             OperationKind.Backup or OperationKind.Migrate
                 when s is not (VpsStatus.Running or VpsStatus.Stopped or VpsStatus.Suspended) => $"{vps.Hostname} cannot be {(kind == OperationKind.Backup ? "backed up" : "moved")} while {s.ToString().ToLowerInvariant()}.",
@@ -518,7 +518,7 @@ public sealed partial class VpsService(
         v.Id, v.Hostname, v.Status, v.StatusReason, v.Plan.Name, v.Plan.Approach, v.Image.DisplayName,
         v.Node == null ? null : v.Node.Name,
         v.Addresses.OrderBy(a => a.Address).Select(a => a.Address.ToString()).ToList(),
-        v.Vcpus, v.MemoryBytes, v.DiskBytes, v.BusyOperationId, v.OwnerId, v.CreatedAt, v.ExternalServiceId));
+        v.Vcpus, v.MemoryBytes, v.DiskBytes, v.BusyOperationId, v.OwnerId, v.CreatedAt, v.ExternalServiceId, v.PortSpeedMbit, v.ThrottledUntil));
 
     private static IQueryable<OperationView> OperationViews(IQueryable<Operation> q) => q.Select(o => new OperationView(
         o.Id, o.VpsId, o.Kind, o.Status, o.Progress, o.Step, o.Error, o.ActorName, o.Attempts, o.CreatedAt, o.FinishedAt,

@@ -36,10 +36,12 @@ public sealed record VpsAccepted(int VpsId, long OperationId);
 /// <param name="OwnerId">Owner.</param>
 /// <param name="CreatedAt">Created (UTC).</param>
 /// <param name="ExternalServiceId">An external billing system's id for it, if it has one.</param>
+/// <param name="PortSpeedMbit">The port speed in force (the throttle speed while throttled), or null for no cap.</param>
+/// <param name="ThrottledUntil">While throttled (traffic allowance used up): when its billing period ends (UTC).</param>
 public sealed record VpsView(
     int Id, string Hostname, VpsStatus Status, string? StatusReason, string PlanName, VirtualizationKind Approach, string ImageName,
     string? NodeName, IReadOnlyList<string> Addresses, int Vcpus, long MemoryBytes, long DiskBytes, long? BusyOperationId, Guid OwnerId, DateTime CreatedAt,
-    string? ExternalServiceId = null);
+    string? ExternalServiceId = null, int? PortSpeedMbit = null, DateTime? ThrottledUntil = null);
 
 /// <summary>One step of an operation.</summary>
 /// <param name="At">When (UTC).</param>

@@ -105,6 +105,12 @@ public static class AuditActions
     /// <summary>Dunning deleted a customer's VPSes for an invoice long overdue.</summary>
     public const string DunningTerminate = "dunning.terminate";
 
+    /// <summary>A VPS used up its plan's traffic allowance and its port speed dropped to the plan's throttle speed.</summary>
+    public const string VpsThrottle = "vps.throttle";
+
+    /// <summary>A throttled VPS's billing period ended and its plan's port speed was restored.</summary>
+    public const string VpsUnthrottle = "vps.unthrottle";
+
     /// <summary>An admin enabled or disabled an image for ordering.</summary>
     public const string ImageChanged = "image.changed";
 

@@ -20,7 +20,9 @@ namespace Panel.Core.Domain.Billing;
 /// <item><b>Setup fee</b>: the fee of the plan of a VPS's first billable hour, on the invoice of the
 /// period holding that hour.</item>
 /// <item><b>Traffic</b>: per VPS and period, each started GB (2^30 bytes) beyond the allowance of the plan
-/// of its last hour in the period costs that plan's price per extra GB (not prorated).</item>
+/// of its last hour in the period costs that plan's price per extra GB (not prorated). A throttling plan
+/// (<see cref="Compute.Plan.ThrottleMbit"/>) never charges for traffic: once the allowance is used up the
+/// VPS's port runs at the throttle speed until the period ends instead.</item>
 /// <item><b>Billing periods</b> run from the customer's billing day (the day of the month they signed
 /// up, 29-31 become 28) at 00:00 UTC to the same day of the next month; the invoice for a period is
 /// issued once it has ended.</item>
@@ -98,6 +100,13 @@ public static class BillingRules
     /// <summary>Started GB beyond the allowance (0 when within it or unmetered).</summary>
     public static long ExtraGb(long usedBytes, long? allowanceBytes)
         => allowanceBytes is { } allowance && usedBytes > allowance ? (usedBytes - allowance + BytesPerGb - 1) / BytesPerGb : 0;
+
+    /// <summary>The price of each started GB beyond <paramref name="plan"/>'s allowance, or null when it charges none (no price, 0, or a throttling plan).</summary>
+    public static decimal? ExtraGbPrice(Compute.Plan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.ThrottleMbit is null && plan.PricePerExtraGb is { } perGb && perGb > 0 ? perGb : null;
+    }
 
     /// <summary>The note on an invoice under the reverse charge.</summary>
     public const string ReverseChargeNote = "Reverse charge";

@@ -53,6 +53,13 @@ public sealed class Plan
     /// </summary>
     public decimal? PricePerExtraGb { get; set; }
 
+    /// <summary>
+    /// Port speed (Mbit/s each way) a VPS drops to once its traffic in a billing period reaches
+    /// <see cref="MonthlyBandwidthBytes"/>, until that period ends; null: no throttle. A throttling plan
+    /// never charges for extra traffic (it has no <see cref="PricePerExtraGb"/>).
+    /// </summary>
+    public int? ThrottleMbit { get; set; }
+
     /// <summary>Whether customers can order it (existing VPSes keep it either way).</summary>
     public bool Active { get; set; } = true;
 

@@ -76,8 +76,14 @@ public sealed class Vps
     /// <summary>Process limit.</summary>
     public int MaxProcesses { get; set; }
 
-    /// <summary>Port speed cap (Mbit/s), or null.</summary>
+    /// <summary>Port speed cap (Mbit/s) in force, or null: the plan's, or its throttle speed while <see cref="ThrottledUntil"/> is set.</summary>
     public int? PortSpeedMbit { get; set; }
+
+    /// <summary>
+    /// While its traffic allowance is used up on a throttling plan (<see cref="Plan.ThrottleMbit"/>): the end of
+    /// the billing period (UTC) until which <see cref="PortSpeedMbit"/> is the throttle speed; null otherwise.
+    /// </summary>
+    public DateTime? ThrottledUntil { get; set; }
 
     /// <summary>The lifecycle status.</summary>
     public VpsStatus Status { get; set; }

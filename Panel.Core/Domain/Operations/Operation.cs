@@ -56,6 +56,12 @@ public enum OperationKind
 
     /// <summary>Remove a backup.</summary>
     DeleteBackup,
+
+    /// <summary>Slow the port to the plan's throttle speed until the billing period ends (traffic allowance used up).</summary>
+    Throttle,
+
+    /// <summary>Give the port its plan's speed back (the throttled billing period ended).</summary>
+    Unthrottle,
 }
 
 /// <summary>Where an operation is.</summary>

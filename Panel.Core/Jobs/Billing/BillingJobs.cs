@@ -40,6 +40,15 @@ public static class BillingJobs
             recurring.AddOrUpdate<DunningJob>(DunningJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.DunningCron, utc);
         }
 
+        if (string.IsNullOrWhiteSpace(options.ThrottleCron))
+        {
+            recurring.RemoveIfExists(AllowanceThrottleJob.RecurringId);
+        }
+        else
+        {
+            recurring.AddOrUpdate<AllowanceThrottleJob>(AllowanceThrottleJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.ThrottleCron, utc);
+        }
+
         // Gateway charges whose outcome was not learned are repeated (same key) every few minutes; a no-op without a gateway.
         recurring.AddOrUpdate<PaymentRetryJob>(PaymentRetryJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), "*/5 * * * *", utc);
     }
@@ -97,6 +106,22 @@ public sealed class DunningJob(DunningService dunning)
     /// <summary>One run.</summary>
     [JobDisplayName("Dunning")]
     public Task<DunningRunReport> RunAsync(CancellationToken cancellationToken) => dunning.RunAsync(cancellationToken);
+}
+
+/// <summary>
+/// Hourly: throttles VPSes on throttling plans whose traffic this billing period reached the allowance, and
+/// restores those whose period ended (<see cref="ThrottleService"/>); each through one VPS operation, however
+/// often, late or concurrently it runs.
+/// </summary>
+[AutomaticRetry(Attempts = 3)]
+public sealed class AllowanceThrottleJob(ThrottleService throttle)
+{
+    /// <summary>The recurring job's id.</summary>
+    public const string RecurringId = "billing-throttle";
+
+    /// <summary>One run.</summary>
+    [JobDisplayName("Throttle used-up allowances")]
+    public Task<ThrottleRunReport> RunAsync(CancellationToken cancellationToken) => throttle.RunAsync(cancellationToken);
 }
 
 /// <summary>Every 5 minutes: completes gateway charges whose outcome is not known yet (<see cref="PaymentService.RetryPendingAsync"/>).</summary>

@@ -103,9 +103,14 @@ public sealed class ReinstallJob(OperationRunner runner, IDbContextFactory<Panel
         }, onFailure: null, cancellationToken);
 }
 
-/// <summary>Changes plan: limits change live where the driver can, otherwise at the next start; the disk grows.</summary>
+/// <summary>
+/// Changes plan: limits change live where the driver can, otherwise at the next start; the disk grows.
+/// A throttle in force (<see cref="Domain.Compute.Vps.ThrottledUntil"/>) stays until its period ends when the
+/// new plan throttles too (at the new plan's throttle speed: the allowance was used up this period either way),
+/// and is lifted at once when the new plan does not throttle (it has no throttle speed to keep).
+/// </summary>
 [AutomaticRetry(Attempts = 0)]
-public sealed class ResizeJob(OperationRunner runner, IDbContextFactory<PanelDbContext> dbFactory)
+public sealed class ResizeJob(OperationRunner runner, IDbContextFactory<PanelDbContext> dbFactory, TimeProvider clock)
 {
     /// <summary>Runs the operation.</summary>
     [JobDisplayName("Change plan (operation {0})")]
@@ -115,17 +120,68 @@ public sealed class ResizeJob(OperationRunner runner, IDbContextFactory<PanelDbC
             var planId = OperationRunner.Parameters<ResizeParameters>(ctx.Operation).PlanId;
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == planId, ct);
-            await ctx.ReportAsync(30, $"applying {plan.Name}: {plan.Vcpus} vCPU, {plan.MemoryBytes >> 20} MiB, {plan.DiskBytes >> 30} GiB");
+            var throttledUntil = ctx.Vps.ThrottledUntil is { } until && until > clock.GetUtcNow().UtcDateTime && plan.ThrottleMbit is not null ? until : (DateTime?)null;
+            var speed = throttledUntil is null ? plan.PortSpeedMbit : plan.ThrottleMbit;
+            await ctx.ReportAsync(30, $"applying {plan.Name}: {plan.Vcpus} vCPU, {plan.MemoryBytes >> 20} MiB, {plan.DiskBytes >> 30} GiB"
+                + (throttledUntil is { } t ? $", throttled to {speed} Mbit/s until {t:yyyy-MM-dd HH:mm} UTC" : ""));
             await ctx.Driver.UpdateLimitsAsync(new UpdateLimitsOptions(ctx.Vps.EngineId,
-                new InstanceLimits(plan.Vcpus, plan.MemoryBytes, Math.Max(plan.DiskBytes, ctx.Vps.DiskBytes), plan.MaxProcesses, PortSpeedMbit: plan.PortSpeedMbit)), ct);
+                new InstanceLimits(plan.Vcpus, plan.MemoryBytes, Math.Max(plan.DiskBytes, ctx.Vps.DiskBytes), plan.MaxProcesses, PortSpeedMbit: speed)), ct);
             await db.Vpses.Where(v => v.Id == ctx.Vps.Id).ExecuteUpdateAsync(s => s
                 .SetProperty(v => v.PlanId, plan.Id)
                 .SetProperty(v => v.Vcpus, plan.Vcpus)
                 .SetProperty(v => v.MemoryBytes, plan.MemoryBytes)
                 .SetProperty(v => v.DiskBytes, v => plan.DiskBytes > v.DiskBytes ? plan.DiskBytes : v.DiskBytes)
                 .SetProperty(v => v.MaxProcesses, plan.MaxProcesses)
-                .SetProperty(v => v.PortSpeedMbit, plan.PortSpeedMbit), ct);
+                .SetProperty(v => v.PortSpeedMbit, speed)
+                .SetProperty(v => v.ThrottledUntil, throttledUntil), ct);
             return new OperationOutcome(await ctx.ObservedAsync(ct), $"now on {plan.Name}", RestoreJob.Suspension(ctx));
+        }, onFailure: null, cancellationToken);
+}
+
+/// <summary>
+/// Slows the port to the throttle speed (live on every driver, and kept across restarts through the VPS's
+/// recorded speed) and marks the VPS throttled until its billing period ends. Safe to run again.
+/// </summary>
+[AutomaticRetry(Attempts = 0)]
+public sealed class ThrottleJob(OperationRunner runner, IDbContextFactory<PanelDbContext> dbFactory)
+{
+    /// <summary>Runs the operation.</summary>
+    [JobDisplayName("Throttle (operation {0})")]
+    public Task RunAsync(long operationId, CancellationToken cancellationToken)
+        => runner.RunAsync(operationId, async (ctx, ct) =>
+        {
+            var p = OperationRunner.Parameters<ThrottleParameters>(ctx.Operation);
+            await ctx.ReportAsync(30, $"traffic allowance used up: port speed to {p.Mbit} Mbit/s until {p.Until:yyyy-MM-dd HH:mm} UTC");
+            await ctx.Driver.UpdateLimitsAsync(new UpdateLimitsOptions(ctx.Vps.EngineId, Limits(ctx.Vps, p.Mbit)), ct);
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            await db.Vpses.Where(v => v.Id == ctx.Vps.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(v => v.PortSpeedMbit, p.Mbit)
+                .SetProperty(v => v.ThrottledUntil, p.Until), ct);
+            return new OperationOutcome(await ctx.ObservedAsync(ct), $"throttled to {p.Mbit} Mbit/s until {p.Until:yyyy-MM-dd HH:mm} UTC", RestoreJob.Suspension(ctx));
+        }, onFailure: null, cancellationToken);
+
+    internal static InstanceLimits Limits(Domain.Compute.Vps vps, int? portSpeedMbit)
+        => new(vps.Vcpus, vps.MemoryBytes, vps.DiskBytes, vps.MaxProcesses, PortSpeedMbit: portSpeedMbit);
+}
+
+/// <summary>Gives the port its plan's speed back and clears the throttle mark (the throttled period ended). Safe to run again.</summary>
+[AutomaticRetry(Attempts = 0)]
+public sealed class UnthrottleJob(OperationRunner runner, IDbContextFactory<PanelDbContext> dbFactory)
+{
+    /// <summary>Runs the operation.</summary>
+    [JobDisplayName("Unthrottle (operation {0})")]
+    public Task RunAsync(long operationId, CancellationToken cancellationToken)
+        => runner.RunAsync(operationId, async (ctx, ct) =>
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            var speed = await db.Plans.Where(p => p.Id == ctx.Vps.PlanId).Select(p => p.PortSpeedMbit).FirstAsync(ct);
+            var text = speed is { } mbit ? $"{mbit} Mbit/s" : "no cap";
+            await ctx.ReportAsync(30, $"billing period ended: port speed back to {text}");
+            await ctx.Driver.UpdateLimitsAsync(new UpdateLimitsOptions(ctx.Vps.EngineId, ThrottleJob.Limits(ctx.Vps, speed)), ct);
+            await db.Vpses.Where(v => v.Id == ctx.Vps.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(v => v.PortSpeedMbit, speed)
+                .SetProperty(v => v.ThrottledUntil, (DateTime?)null), ct);
+            return new OperationOutcome(await ctx.ObservedAsync(ct), $"port speed back to {text}", RestoreJob.Suspension(ctx));
         }, onFailure: null, cancellationToken);
 }
 

@@ -19,6 +19,8 @@ internal sealed class PlanConfiguration : IEntityTypeConfiguration<Plan>
         builder.Property(p => p.HourlyPrice).HasPrecision(18, 4);
         builder.Property(p => p.SetupFee).HasPrecision(18, 4);
         builder.Property(p => p.PricePerExtraGb).HasPrecision(18, 4);
+        builder.ToTable(t => t.HasCheckConstraint("ck_plans_throttle",
+            "throttle_mbit IS NULL OR (throttle_mbit BETWEEN 1 AND 100000 AND monthly_bandwidth_bytes IS NOT NULL AND price_per_extra_gb IS NULL)"));
     }
 }
 

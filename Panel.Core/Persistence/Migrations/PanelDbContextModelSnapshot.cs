@@ -1507,6 +1507,10 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("sort_order");
 
+                    b.Property<int?>("ThrottleMbit")
+                        .HasColumnType("integer")
+                        .HasColumnName("throttle_mbit");
+
                     b.Property<int>("Vcpus")
                         .HasColumnType("integer")
                         .HasColumnName("vcpus");
@@ -1518,7 +1522,10 @@ namespace Panel.Core.Persistence.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_plans_name");
 
-                    b.ToTable("plans", (string)null);
+                    b.ToTable("plans", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_plans_throttle", "throttle_mbit IS NULL OR (throttle_mbit BETWEEN 1 AND 100000 AND monthly_bandwidth_bytes IS NOT NULL AND price_per_extra_gb IS NULL)");
+                        });
                 });
 
             modelBuilder.Entity("Panel.Core.Domain.Compute.Vps", b =>
@@ -1615,6 +1622,10 @@ namespace Panel.Core.Persistence.Migrations
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)")
                         .HasColumnName("status_reason");
+
+                    b.Property<DateTime?>("ThrottledUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("throttled_until");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")

@@ -8,6 +8,46 @@ namespace Panel.Tests.Core.Billing;
 public sealed class InvoiceTests(BillingFixture fixture) : BillingTest(fixture)
 {
     [Fact]
+    public async Task A_throttling_plan_charges_no_traffic_beyond_its_allowance_and_excludes_a_price_per_extra_GB()
+    {
+        var plan = await PlanAsync(10.00m, 0.0200m, allowanceBytes: 100L << 30);
+        await using (var db = Db())
+        {
+            await db.Plans.Where(p => p.Id == plan).ExecuteUpdateAsync(u => u.SetProperty(p => p.ThrottleMbit, 10), Ct);
+        }
+
+        var customer = await CustomerAsync(Utc(2026, 1, 15, 9)); // billing day 15
+        var vps = await VpsAsync(customer, plan, Utc(2026, 1, 20));
+        Clock.Set(Utc(2026, 2, 15, 0, 20));
+        await MeterAsync();
+        await TrafficAsync([(vps, Utc(2026, 2, 1, 12, 30), 150L << 30)]); // 50 GB beyond the allowance: slowed, not charged
+
+        (await InvoiceAsync()).Issued.ShouldBe(1);
+        var invoice = (await WithAsync<BillingService, IReadOnlyList<InvoiceView>>(b => b.InvoicesAsync(Admin, customer, Ct))).Single();
+        invoice.Lines.Select(l => (l.VpsId, l.Kind, l.Amount)).ShouldBe([(vps, InvoiceLineKind.Hours, 10.00m)]);
+
+        // The database refuses a throttle beside a price per extra GB, and the catalog says why.
+        await using (var db = Db())
+        {
+            await Should.ThrowAsync<Npgsql.PostgresException>(() => db.Plans.Where(p => p.Id == plan).ExecuteUpdateAsync(u => u.SetProperty(p => p.PricePerExtraGb, 0.01m), Ct));
+        }
+
+        var catalog = (PlanInput input) => WithAsync<CatalogService, int>(c => c.CreatePlanAsync(Admin, input, Ct));
+        var prices = new PlanPrices(10m, 0.02m, 0m, 0.01m);
+        (await Should.ThrowAsync<PanelRefusedException>(() => catalog(new PlanInput("t1", Panel.Hypervisor.Instances.VirtualizationKind.Container, 1, 512, 5, PortSpeedMbit: 100, MonthlyBandwidthGiB: 100, Prices: prices, ThrottleMbit: 10))))
+            .Message.ShouldContain("either throttles or charges per extra GB");
+        (await Should.ThrowAsync<PanelRefusedException>(() => catalog(new PlanInput("t2", Panel.Hypervisor.Instances.VirtualizationKind.Container, 1, 512, 5, PortSpeedMbit: 100, ThrottleMbit: 10))))
+            .Message.ShouldContain("needs a traffic allowance");
+        (await Should.ThrowAsync<PanelRefusedException>(() => catalog(new PlanInput("t3", Panel.Hypervisor.Instances.VirtualizationKind.Container, 1, 512, 5, PortSpeedMbit: 100, MonthlyBandwidthGiB: 100, ThrottleMbit: 100))))
+            .Message.ShouldContain("below the port speed");
+        var ok = await catalog(new PlanInput("t4", Panel.Hypervisor.Instances.VirtualizationKind.Container, 1, 512, 5, PortSpeedMbit: 100, MonthlyBandwidthGiB: 100, Prices: prices with { PricePerExtraGb = null }, ThrottleMbit: 10));
+        await using (var db = Db())
+        {
+            (await db.Plans.SingleAsync(p => p.Id == ok, Ct)).ThrottleMbit.ShouldBe(10);
+        }
+    }
+
+    [Fact]
     public async Task A_worked_example_caps_hours_charges_setup_and_traffic_and_rounds_each_line_half_away_from_zero()
     {
         var planA = await PlanAsync(10.00m, 0.0200m, allowanceBytes: 100L << 30, perGb: 0.015m);

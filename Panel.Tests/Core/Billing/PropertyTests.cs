@@ -19,7 +19,7 @@ public sealed class PropertyTests(BillingFixture fixture) : BillingTest(fixture)
     private const int Cases = 220; // one case: a customer with 1-3 VPSes over about two months
     private static readonly DateTime End = new(2026, 5, 1, 0, 30, 0, DateTimeKind.Utc);
 
-    private sealed record PlanSpec(int Id, decimal Monthly, decimal Hourly, decimal Setup, long? Allowance, decimal? PerGb);
+    private sealed record PlanSpec(int Id, decimal Monthly, decimal Hourly, decimal Setup, long? Allowance, decimal? PerGb, int? Throttle);
 
     private sealed class VpsSpec
     {
@@ -68,11 +68,19 @@ public sealed class PropertyTests(BillingFixture fixture) : BillingTest(fixture)
                 var setup = random.Next(3) == 0 ? random.Next(1, 200_000) / 10_000m : 0m;
                 long? allowance = random.Next(3) == 0 ? null : (long)random.Next(1, 200) << 30;
                 decimal? perGb = random.Next(3) == 0 ? null : random.Next(1, 2000) / 10_000m;
-                return NewPlan(monthly, hourly, setup, allowance, perGb);
+                var plan = NewPlan(monthly, hourly, setup, allowance, perGb);
+                if (allowance is not null && random.Next(4) == 0)
+                {
+                    // A throttling plan: slowed, not charged, beyond the allowance (it has no price per extra GB).
+                    plan.ThrottleMbit = random.Next(1, 100);
+                    plan.PricePerExtraGb = null;
+                }
+
+                return plan;
             }).ToList();
             db.Plans.AddRange(rows);
             await db.SaveChangesAsync(Ct);
-            plans.AddRange(rows.Select(p => new PlanSpec(p.Id, p.MonthlyPrice, p.HourlyPrice, p.SetupFee, p.MonthlyBandwidthBytes, p.PricePerExtraGb)));
+            plans.AddRange(rows.Select(p => new PlanSpec(p.Id, p.MonthlyPrice, p.HourlyPrice, p.SetupFee, p.MonthlyBandwidthBytes, p.PricePerExtraGb, p.ThrottleMbit)));
         }
 
         // Random tax rates (2 decimals, so tax often ends in half a cent) for some countries; none for US.
@@ -328,7 +336,7 @@ public sealed class PropertyTests(BillingFixture fixture) : BillingTest(fixture)
 
                 Add(period, new ExpectedLine(vps.Id, InvoiceLineKind.Hours, hours.Count, Math.Round(sum < cap ? sum : cap, 2, MidpointRounding.AwayFromZero), cap));
                 var last = hours[^1].Plan;
-                if (last.Allowance is { } allowance && last.PerGb is { } perGb && traffic > allowance)
+                if (last.Throttle is null && last.Allowance is { } allowance && last.PerGb is { } perGb && perGb > 0 && traffic > allowance)
                 {
                     var extraGb = Math.Ceiling((decimal)(traffic - allowance) / (1L << 30));
                     Add(period, new ExpectedLine(vps.Id, InvoiceLineKind.Bandwidth, extraGb, Math.Round(extraGb * perGb, 2, MidpointRounding.AwayFromZero), 0));

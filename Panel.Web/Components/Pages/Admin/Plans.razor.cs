@@ -131,6 +131,8 @@ public sealed partial class Plans
 
         public string? PricePerExtraGb { get; set; }
 
+        public int? ThrottleMbit { get; set; }
+
         public static PlanForm From(PlanAdminView v) => new()
         {
             Name = v.Plan.Name,
@@ -145,11 +147,12 @@ public sealed partial class Plans
             HourlyPrice = Price(v.Prices.HourlyPrice),
             SetupFee = Price(v.Prices.SetupFee),
             PricePerExtraGb = v.Prices.PricePerExtraGb is { } g ? Price(g) : null,
+            ThrottleMbit = v.Plan.ThrottleMbit,
         };
 
         public PlanInput ToInput() => new(Name, Approach, Vcpus, MemoryMiB, DiskGiB, Description, PortSpeedMbit, MonthlyBandwidthGiB,
             new PlanPrices(Parse(MonthlyPrice, "MonthlyPrice"), Parse(HourlyPrice, "HourlyPrice"), Parse(SetupFee, "SetupFee"),
-                string.IsNullOrWhiteSpace(PricePerExtraGb) ? null : Parse(PricePerExtraGb, "PricePerExtraGb")));
+                string.IsNullOrWhiteSpace(PricePerExtraGb) ? null : Parse(PricePerExtraGb, "PricePerExtraGb")), ThrottleMbit);
 
         private static decimal Parse(string? text, string field)
             => decimal.TryParse((text ?? "").Trim(), NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var d)
