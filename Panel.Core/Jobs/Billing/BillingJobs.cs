@@ -7,50 +7,32 @@ namespace Panel.Core.Jobs.Billing;
 /// <summary>The billing jobs' schedules: installation-wide recurring jobs on the <c>default</c> queue (any process runs them).</summary>
 public static class BillingJobs
 {
-    /// <summary>Registers (or removes, when a cron is empty) the recurring metering, invoice and dunning jobs.</summary>
+    private static readonly RecurringJobOptions Utc = new() { TimeZone = TimeZoneInfo.Utc };
+
+    /// <summary>Registers (or removes, when a cron is empty) the recurring metering, invoice, dunning, throttle and payment-retry jobs.</summary>
     public static void Register(IRecurringJobManager recurring, BillingOptions options)
     {
         ArgumentNullException.ThrowIfNull(recurring);
         ArgumentNullException.ThrowIfNull(options);
-        var utc = new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc };
-        if (string.IsNullOrWhiteSpace(options.MeterCron))
-        {
-            recurring.RemoveIfExists(MeterUsageJob.RecurringId);
-        }
-        else
-        {
-            recurring.AddOrUpdate<MeterUsageJob>(MeterUsageJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.MeterCron, utc);
-        }
-
-        if (string.IsNullOrWhiteSpace(options.InvoiceCron))
-        {
-            recurring.RemoveIfExists(InvoiceJob.RecurringId);
-        }
-        else
-        {
-            recurring.AddOrUpdate<InvoiceJob>(InvoiceJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.InvoiceCron, utc);
-        }
-
-        if (string.IsNullOrWhiteSpace(options.DunningCron))
-        {
-            recurring.RemoveIfExists(DunningJob.RecurringId);
-        }
-        else
-        {
-            recurring.AddOrUpdate<DunningJob>(DunningJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.DunningCron, utc);
-        }
-
-        if (string.IsNullOrWhiteSpace(options.ThrottleCron))
-        {
-            recurring.RemoveIfExists(AllowanceThrottleJob.RecurringId);
-        }
-        else
-        {
-            recurring.AddOrUpdate<AllowanceThrottleJob>(AllowanceThrottleJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), options.ThrottleCron, utc);
-        }
-
+        Schedule<MeterUsageJob>(recurring, MeterUsageJob.RecurringId, options.MeterCron, j => j.RunAsync(CancellationToken.None));
+        Schedule<InvoiceJob>(recurring, InvoiceJob.RecurringId, options.InvoiceCron, j => j.RunAsync(CancellationToken.None));
+        Schedule<DunningJob>(recurring, DunningJob.RecurringId, options.DunningCron, j => j.RunAsync(CancellationToken.None));
+        Schedule<AllowanceThrottleJob>(recurring, AllowanceThrottleJob.RecurringId, options.ThrottleCron, j => j.RunAsync(CancellationToken.None));
         // Gateway charges whose outcome was not learned are repeated (same key) every few minutes; a no-op without a gateway.
-        recurring.AddOrUpdate<PaymentRetryJob>(PaymentRetryJob.RecurringId, JobsServiceCollectionExtensions.DefaultQueue, j => j.RunAsync(CancellationToken.None), "*/5 * * * *", utc);
+        Schedule<PaymentRetryJob>(recurring, PaymentRetryJob.RecurringId, "*/5 * * * *", j => j.RunAsync(CancellationToken.None));
+    }
+
+    /// <summary>Adds or updates a recurring job on the default queue (UTC), or removes it when <paramref name="cron"/> is empty.</summary>
+    private static void Schedule<T>(IRecurringJobManager recurring, string id, string? cron, System.Linq.Expressions.Expression<Func<T, Task>> run)
+    {
+        if (string.IsNullOrWhiteSpace(cron))
+        {
+            recurring.RemoveIfExists(id);
+        }
+        else
+        {
+            recurring.AddOrUpdate(id, JobsServiceCollectionExtensions.DefaultQueue, run, cron, Utc);
+        }
     }
 }
 
