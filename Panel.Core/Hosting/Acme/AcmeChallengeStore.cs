@@ -45,6 +45,7 @@ public sealed class AcmeChallengeStore(IDbContextFactory<PanelDbContext> dbFacto
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var stale = clock.GetUtcNow().UtcDateTime.AddDays(-1);
         await db.AcmeChallenges.Where(c => c.SiteId == siteId || c.CreatedAt < stale).ExecuteDeleteAsync(cancellationToken);
+        cache.Clear(); // this process answers none of them any more at once; the others within the cache's 10 s
     }
 
     /// <summary>The answer for a token asked for on a host, or null (unknown token, or another name's).</summary>

@@ -62,8 +62,7 @@ public sealed class AcmeIssuer(
             return (AcmeResult.Failed, await FailAsync(siteId, site.Names, "Let's Encrypt (ACME) is not configured on this installation.", cancellationToken));
         }
 
-        if (await CurrentAsync(db, siteId, site.Names, cancellationToken) is { Source: CertificateSource.Acme } current
-            && current.NotAfter > clock.GetUtcNow().UtcDateTime.Add(EdgeCa.RenewBefore))
+        if (await UpToDateAsync(db, siteId, site.Names, cancellationToken))
         {
             return (AcmeResult.UpToDate, null);
         }
@@ -72,11 +71,17 @@ public sealed class AcmeIssuer(
         await db.Database.OpenConnectionAsync(cancellationToken);
         if (!await db.Database.SqlQuery<bool>($"SELECT pg_try_advisory_lock({LockClass}, {siteId}) AS \"Value\"").SingleAsync(cancellationToken))
         {
+            await db.Database.CloseConnectionAsync();
             return (AcmeResult.Busy, null);
         }
 
         try
         {
+            if (await UpToDateAsync(db, siteId, site.Names, cancellationToken))
+            {
+                return (AcmeResult.UpToDate, null); // another run finished the order between the first look and the lock
+            }
+
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(Math.Max(10, acme.OrderTimeoutSeconds)));
             string chain, keyPem;
@@ -294,6 +299,11 @@ public sealed class AcmeIssuer(
         signal.Notify();
         return text;
     }
+
+    /// <summary>Whether the site has an ACME certificate for all its names that is not due for renewal.</summary>
+    private async Task<bool> UpToDateAsync(PanelDbContext db, int siteId, IReadOnlyList<string> names, CancellationToken cancellationToken)
+        => await CurrentAsync(db, siteId, names, cancellationToken) is { Source: CertificateSource.Acme } current
+            && current.NotAfter > clock.GetUtcNow().UtcDateTime.Add(EdgeCa.RenewBefore);
 
     /// <summary>The site's certificate when it covers all the names, else null.</summary>
     private static async Task<EdgeCertificate?> CurrentAsync(PanelDbContext db, int siteId, IReadOnlyList<string> names, CancellationToken cancellationToken)

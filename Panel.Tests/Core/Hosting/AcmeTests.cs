@@ -6,6 +6,7 @@ using Panel.Core;
 using Panel.Core.Domain.Compute;
 using Panel.Core.Domain.Hosting;
 using Panel.Core.Domain.Operations;
+using Panel.Core.Hosting.Acme;
 using Panel.Core.Jobs.Hosting;
 using Panel.Core.Services;
 using Panel.Tests.Infrastructure;
@@ -96,6 +97,17 @@ public sealed class AcmeTests(NodeHostFixture node)
                 leaf.MatchesHostname(name).ShouldBeTrue();
             }
 
+            // The edge answers a token only on plain HTTP and only for the name it was issued for.
+            var store = node.Services.GetRequiredService<AcmeChallengeStore>();
+            var token = "tok_" + suffix;
+            var path = AcmeChallengeStore.PathPrefix + "/" + token;
+            await store.PutAsync(site.Id, domain, token, token + ".thumbprint", ct);
+            (await HostingTests.CurlAsync(domain, http, path)).ShouldBe((200, token + ".thumbprint"));
+            (await HostingTests.CurlAsync("www." + domain, http, path)).Status.ShouldBe(503); // another name: the site's own answer (suspended)
+            (await HostingTests.CurlAsync(domain, https, path, pebbleRoot)).Status.ShouldBe(503);
+            await store.RemoveAsync(site.Id, ct);
+            (await HostingTests.CurlAsync(domain, http, path)).Status.ShouldBe(503);
+
             await hosting.UnsuspendAsync(Actor.System, site.Id, ct);
             await using (var db = node.Database.CreateContext())
             {
@@ -132,6 +144,22 @@ public sealed class AcmeTests(NodeHostFixture node)
             await using (var db = node.Database.CreateContext())
             {
                 (await db.EdgeCertificates.Where(c => c.SiteId == site.Id).Select(c => c.CertificatePem).SingleAsync(ct)).ShouldNotBe(before);
+            }
+
+            // Two runs at once for a site that is due: one order (the other finds it busy, or done).
+            await using (var db = node.Database.CreateContext())
+            {
+                await db.EdgeCertificates.Where(c => c.SiteId == site.Id).ExecuteUpdateAsync(s => s.SetProperty(c => c.NotAfter, DateTime.UtcNow.AddDays(10)), ct);
+            }
+
+            var (scopeA, jobA) = node.Resolve<AcmeCertificateJob>();
+            var (scopeB, jobB) = node.Resolve<AcmeCertificateJob>();
+            await using (scopeA)
+            await using (scopeB)
+            {
+                var results = await Task.WhenAll(jobA.RunAsync(site.Id, ct), jobB.RunAsync(site.Id, ct));
+                results.Count(r => r == "Issued").ShouldBe(1, string.Join(", ", results));
+                results.ShouldAllBe(r => r == "Issued" || r == "Busy" || r == "UpToDate");
             }
 
             // A name pebble's HTTP-01 check cannot reach (its DNS points elsewhere): the site keeps the panel CA's
