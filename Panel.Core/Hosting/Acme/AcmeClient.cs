@@ -60,9 +60,18 @@ public sealed class AcmeClient(HttpClient http, Uri directoryUrl, ECDsa accountK
             payload["contact"] = new JsonArray("mailto:" + email.Trim());
         }
 
+        AccountUrl = null; // newAccount is signed with the key itself (jwk)
+
         var response = await PostAsync(dir.NewAccount, payload, useJwk: true, cancellationToken);
         AccountUrl = response.Location?.AbsoluteUri ?? throw new AcmeException("the ACME server made the account but gave no account URL");
         return AccountUrl;
+    }
+
+    /// <summary>Changes the account's contact (RFC 8555 §7.3.2; none: an empty list).</summary>
+    public async Task UpdateContactAsync(string? email, CancellationToken cancellationToken = default)
+    {
+        var contact = string.IsNullOrWhiteSpace(email) ? new JsonArray() : new JsonArray("mailto:" + email.Trim());
+        await PostAsync(new Uri(AccountUrl ?? throw new InvalidOperationException("Register the ACME account first.")), new JsonObject { ["contact"] = contact }, useJwk: false, cancellationToken);
     }
 
     /// <summary>Places an order for the names.</summary>

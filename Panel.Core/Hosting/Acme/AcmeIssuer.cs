@@ -87,7 +87,7 @@ public sealed class AcmeIssuer(
             string chain, keyPem;
             try
             {
-                (chain, keyPem) = await OrderAsync(siteId, site.Names, timeout.Token);
+                (chain, keyPem) = await OrderAsync(acme, siteId, site.Names, timeout.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -122,23 +122,38 @@ public sealed class AcmeIssuer(
         }
     }
 
-    private async Task<(string Chain, string KeyPem)> OrderAsync(int siteId, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    private async Task<(string Chain, string KeyPem)> OrderAsync(AcmeOptions acme, int siteId, IReadOnlyList<string> names, CancellationToken cancellationToken)
     {
-        using var http = CreateHttpClient(options.Acme);
-        var directoryUrl = DirectoryUri(options.Acme.DirectoryUrl!);
+        using var http = CreateHttpClient(acme);
+        var directoryUrl = DirectoryUri(acme.DirectoryUrl!);
+        var contact = string.IsNullOrWhiteSpace(acme.Email) ? null : acme.Email.Trim();
         var (account, accountKey) = await AccountAsync(directoryUrl, cancellationToken);
         using var _ = accountKey;
         var client = new AcmeClient(http, directoryUrl, accountKey) { AccountUrl = account.AccountUrl };
-        if (client.AccountUrl is null || account.Contact != Contact())
+        if (client.AccountUrl is null)
         {
-            var url = await client.RegisterAsync(Contact(), cancellationToken);
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-            await db.AcmeAccounts.Where(a => a.Id == account.Id)
-                .ExecuteUpdateAsync(s => s.SetProperty(a => a.AccountUrl, url).SetProperty(a => a.Contact, Contact()), cancellationToken);
+            await RegisterAsync(client, account.Id, contact, cancellationToken);
+        }
+        else if (account.Contact != contact)
+        {
+            await client.UpdateContactAsync(contact, cancellationToken);
+            await SaveAccountAsync(account.Id, client.AccountUrl, contact, cancellationToken);
         }
 
         await challenges.RemoveAsync(siteId, cancellationToken);
-        var order = await client.NewOrderAsync(names, cancellationToken);
+        AcmeOrder order;
+        try
+        {
+            order = await client.NewOrderAsync(names, cancellationToken);
+        }
+        catch (AcmeException ex) when (ex.Problem?.ShortType == "accountDoesNotExist")
+        {
+            // The server forgot the account (a test server restarted, a reset staging environment): the same key registers again.
+            client.AccountUrl = null;
+            await RegisterAsync(client, account.Id, contact, cancellationToken);
+            order = await client.NewOrderAsync(names, cancellationToken);
+        }
+
         var answered = new List<(Uri Authorization, string Name)>();
         foreach (var authorizationUrl in order.Authorizations)
         {
@@ -243,7 +258,15 @@ public sealed class AcmeIssuer(
         return (account, key);
     }
 
-    private string? Contact() => string.IsNullOrWhiteSpace(options.Acme.Email) ? null : options.Acme.Email.Trim();
+    private async Task RegisterAsync(AcmeClient client, int accountId, string? contact, CancellationToken cancellationToken)
+        => await SaveAccountAsync(accountId, await client.RegisterAsync(contact, cancellationToken), contact, cancellationToken);
+
+    private async Task SaveAccountAsync(int accountId, string url, string? contact, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await db.AcmeAccounts.Where(a => a.Id == accountId)
+            .ExecuteUpdateAsync(s => s.SetProperty(a => a.AccountUrl, url).SetProperty(a => a.Contact, contact), cancellationToken);
+    }
 
     /// <summary>Puts the certificate in place, unless the site is gone or no longer wants ACME; returns whether it did.</summary>
     private async Task<bool> StoreAsync(int siteId, IReadOnlyList<string> names, string chain, string keyPem, CancellationToken cancellationToken)

@@ -124,12 +124,15 @@ public sealed class AcmeTests(NodeHostFixture node)
                 (await job.RunAsync(site.Id, ct)).ShouldBe("UpToDate");
             }
 
-            // Within 30 days of its end the renewal job orders through ACME again (not from the panel CA).
+            // Within 30 days of its end the renewal job orders through ACME again (not from the panel CA). Meanwhile the
+            // server has forgotten the account (as a restarted test server does): the same key registers again.
             string before;
             await using (var db = node.Database.CreateContext())
             {
                 before = await db.EdgeCertificates.Where(c => c.SiteId == site.Id).Select(c => c.CertificatePem).SingleAsync(ct);
                 await db.EdgeCertificates.Where(c => c.SiteId == site.Id).ExecuteUpdateAsync(s => s.SetProperty(c => c.NotAfter, DateTime.UtcNow.AddDays(10)), ct);
+                await db.AcmeAccounts.Where(a => a.DirectoryUrl == pebble.DirectoryUrl)
+                    .ExecuteUpdateAsync(s => s.SetProperty(a => a.AccountUrl, pebble.DirectoryUrl.Replace("/dir", "/my-account/999999", StringComparison.Ordinal)), ct);
             }
 
             var (renewScope, renewal) = node.Resolve<CertificateRenewalJob>();
@@ -152,6 +155,9 @@ public sealed class AcmeTests(NodeHostFixture node)
                 await db.EdgeCertificates.Where(c => c.SiteId == site.Id).ExecuteUpdateAsync(s => s.SetProperty(c => c.NotAfter, DateTime.UtcNow.AddDays(10)), ct);
             }
 
+            var changed = pebble.Options;
+            changed.Email = "acme-other@example.test"; // and a new contact goes to the account
+            node.Options.Acme = changed;
             var (scopeA, jobA) = node.Resolve<AcmeCertificateJob>();
             var (scopeB, jobB) = node.Resolve<AcmeCertificateJob>();
             await using (scopeA)
@@ -160,6 +166,11 @@ public sealed class AcmeTests(NodeHostFixture node)
                 var results = await Task.WhenAll(jobA.RunAsync(site.Id, ct), jobB.RunAsync(site.Id, ct));
                 results.Count(r => r == "Issued").ShouldBe(1, string.Join(", ", results));
                 results.ShouldAllBe(r => r == "Issued" || r == "Busy" || r == "UpToDate");
+            }
+
+            await using (var db = node.Database.CreateContext())
+            {
+                (await db.AcmeAccounts.SingleAsync(a => a.DirectoryUrl == pebble.DirectoryUrl, ct)).Contact.ShouldBe("acme-other@example.test");
             }
 
             // A name pebble's HTTP-01 check cannot reach (its DNS points elsewhere): the site keeps the panel CA's
