@@ -40,6 +40,7 @@ public sealed class EdgeServer(
     private WebApplication? app;
     private InMemoryConfigProvider? provider;
     private Dictionary<string, SslStreamCertificateContext> certificates = new(StringComparer.OrdinalIgnoreCase);
+    private Dictionary<int, (string Pem, SslStreamCertificateContext Context)> contextsBySite = [];
     private X509Certificate2? fallback;
     private SslStreamCertificateContext? fallbackContext;
     private Task? background;
@@ -157,6 +158,7 @@ public sealed class EdgeServer(
             var routes = new List<RouteConfig>();
             var clusters = new List<ClusterConfig>();
             var certs = new Dictionary<string, SslStreamCertificateContext>(StringComparer.OrdinalIgnoreCase);
+            var bySite = new Dictionary<int, (string Pem, SslStreamCertificateContext Context)>();
             foreach (var site in sites.Where(s => s.Names.Count > 0))
             {
                 var id = site.SiteId.ToString(CultureInfo.InvariantCulture);
@@ -177,7 +179,11 @@ public sealed class EdgeServer(
                 });
                 if (site.CertificatePem is not null && site.KeyPem is not null)
                 {
-                    var context = CertificateContext(site.CertificatePem, site.KeyPem);
+                    // Unchanged since the last reload: the same context (no PEM parsing or chain building per reload).
+                    var context = contextsBySite.TryGetValue(site.SiteId, out var loaded) && loaded.Pem == site.CertificatePem
+                        ? loaded.Context
+                        : CertificateContext(site.CertificatePem, site.KeyPem);
+                    bySite[site.SiteId] = (site.CertificatePem, context);
                     foreach (var name in site.Names)
                     {
                         certs[name] = context;
@@ -189,6 +195,7 @@ public sealed class EdgeServer(
             cache.Clear();
             var old = certificates;
             certificates = certs;
+            contextsBySite = bySite;
             foreach (var context in old.Values.Distinct())
             {
                 // Handshakes in flight may still hold the old one: let the GC finalize it instead of disposing it under them.
