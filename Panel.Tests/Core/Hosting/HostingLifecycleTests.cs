@@ -300,6 +300,12 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
 
             // The names are free for anyone again.
             (await hosting.AddSiteAsync(other, new AddSiteRequest(domain, PlanId: small), ct)).Domain.ShouldBe(domain);
+            await using (var db = node.Database.CreateContext())
+            {
+                var otherBox = await db.HostingSpaces.Where(s => s.OwnerId == other.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
+                await WaitIdleAsync(otherBox); // its provisioning: a busy container is not cancelled under it
+            }
+
             (await hosting.CancelAsync(Actor.System, other.UserId, ct)).ShouldBe([domain]);
         }
         finally

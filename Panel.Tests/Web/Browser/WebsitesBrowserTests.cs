@@ -142,6 +142,7 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
             await admin.Page.FillAsync("#password", PanelProcess.AdminPassword);
             await admin.Page.ClickAsync("[data-testid=login-submit]");
             await Assertions.Expect(admin.Page.GetByTestId("signed-in-as")).ToHaveTextAsync(PanelProcess.AdminEmail);
+            await Interactive(admin.Page, "admin");
             await admin.Page.GetByTestId("nav-admin-sites").ClickAsync();
             await Interactive(admin.Page, "admin/sites");
             await Assertions.Expect(admin.Page.Locator("[data-testid=edge-health][data-running=true]")).ToBeVisibleAsync();
