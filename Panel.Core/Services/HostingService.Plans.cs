@@ -90,6 +90,7 @@ public sealed partial class HostingService
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
         await audit.RecordAsync(actor, AuditActions.HostingPlanChanged, $"user:{ownerId}", $"hosting plan {from} → {plan.Name}", cancellationToken);
+        signal.Notify(); // a bigger traffic allowance lifts the bandwidth page at once
     }
 
     /// <summary>

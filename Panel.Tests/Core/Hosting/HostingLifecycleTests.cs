@@ -328,6 +328,80 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         }
     }
 
+    [Fact]
+    public async Task A_tenant_who_used_up_the_plans_monthly_traffic_gets_the_bandwidth_page_until_a_bigger_plan()
+    {
+        node.Require();
+        var ct = TestContext.Current.CancellationToken;
+        var tenant = await node.NewCustomerAsync();
+        var (scope, hosting) = node.Resolve<HostingService>();
+        await using var _ = scope;
+        var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
+        var tag = Guid.NewGuid().ToString("N")[..6];
+        var small = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 64K " + tag, 2, 256 * MiB, 64 * 1024, 1, 128 * MiB, 1.00m), ct);
+        var more = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 10M " + tag, 2, 256 * MiB, 10 * MiB, 1, 128 * MiB, 2.00m), ct);
+        var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest($"busy-{Guid.NewGuid():N}"[..15] + ".test", PlanId: small), ct);
+        int boxId;
+        await using (var db = node.Database.CreateContext())
+        {
+            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
+            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
+            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
+        }
+
+        var http = HostingTests.FreePort();
+        await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
+        await edge.StartAsync(ct);
+        try
+        {
+            var page = new string('x', 20_000);
+            using (var zip = SiteArchiveTests.Zip(("index.html", page, 0)))
+            {
+                await hosting.UploadAsync(tenant, site.Id, zip, ct);
+            }
+
+            // Three pages (60 KB and headers) stay under 64 KiB; the fourth crosses it: once counted, the bandwidth page.
+            for (var i = 0; i < 3; i++)
+            {
+                (await HostingTests.CurlAsync(site.Domain, http, "/")).ShouldBe((200, page));
+            }
+
+            await edge.FlushAsync(ct);
+            (await HostingTests.CurlAsync(site.Domain, http, "/")).ShouldBe((200, page));
+            await edge.FlushAsync(ct);
+            var over = await HostingTests.CurlAsync(site.Domain, http, "/");
+            over.Status.ShouldBe(509);
+            over.Body.ShouldContain("Bandwidth limit reached");
+            hosting.EdgeHealth(Actor.System).OverAllowance.ShouldBe(1);
+            (await hosting.GetAsync(tenant, site.Id, ct)).BytesThisMonth.ShouldBeGreaterThanOrEqualTo(64 * 1024);
+
+            // A plan with more traffic lifts it at once (the change signals the edge).
+            await hosting.ChangePlanAsync(tenant, more, ct);
+            var served = false;
+            for (var i = 0; i < 50 && !served; i++)
+            {
+                served = await HostingTests.CurlAsync(site.Domain, http, "/") == (200, page);
+                if (!served)
+                {
+                    await Task.Delay(200, ct);
+                }
+            }
+
+            served.ShouldBeTrue("the site stayed on the bandwidth page for 10 s after the plan grew");
+            hosting.EdgeHealth(Actor.System).OverAllowance.ShouldBe(0);
+        }
+        finally
+        {
+            await edge.StopAsync(CancellationToken.None);
+            await hosting.TerminateAsync(Actor.System, tenant.UserId!.Value, "test cleanup", CancellationToken.None);
+            await WaitIdleAsync(boxId);
+            if ((await node.VpsAsync(boxId)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
+            {
+                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, boxId, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            }
+        }
+    }
+
     /// <summary>Polls the edge until the page answers (the container's web servers start from its inittab after the boot).</summary>
     private static async Task<bool> ServedAsync(string host, int port, string body)
     {
