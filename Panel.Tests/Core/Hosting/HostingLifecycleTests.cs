@@ -30,13 +30,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
         var planId = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web L " + Guid.NewGuid().ToString("N")[..6], 3, 256 * MiB, null, 1, 128 * MiB, 9.99m), ct);
         var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest($"shop-{Guid.NewGuid():N}"[..15] + ".test", PlanId: planId), ct);
-        int boxId;
-        await using (var db = node.Database.CreateContext())
-        {
-            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
-            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
-            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
-        }
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
 
         var http = HostingTests.FreePort();
         await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
@@ -117,12 +111,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
 
             await scope.ServiceProvider.GetRequiredService<SettingsService>().SetDunningAsync(Actor.System, new DunningSettings(false, [3], [1], 14, 60), CancellationToken.None);
 
-            var box = await node.VpsAsync(boxId);
-            if (box.Status != VpsStatus.Deleted)
-            {
-                await WaitIdleAsync(boxId);
-                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, boxId, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
-            }
+            await RemoveBoxesAsync(vpses, [boxId]);
         }
     }
 
@@ -140,13 +129,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         var domain = $"gone-{Guid.NewGuid():N}"[..15] + ".test";
         var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest(domain, ["www." + domain], planId), ct);
         var second = await hosting.AddSiteAsync(tenant, new AddSiteRequest("blog." + domain), ct);
-        int boxId;
-        await using (var db = node.Database.CreateContext())
-        {
-            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
-            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
-            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
-        }
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
 
         var http = HostingTests.FreePort();
         await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
@@ -214,14 +197,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
                 await hosting.TerminateAsync(Actor.System, owner.UserId!.Value, "test cleanup", CancellationToken.None); // no exec: the container may still be starting
             }
 
-            foreach (var id in new[] { (int?)boxId, otherBox }.OfType<int>())
-            {
-                await WaitIdleAsync(id);
-                if ((await node.VpsAsync(id)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
-                {
-                    (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
-                }
-            }
+            await RemoveBoxesAsync(vpses, new[] { (int?)boxId, otherBox }.OfType<int>());
         }
     }
 
@@ -243,13 +219,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         var domain = $"move-{Guid.NewGuid():N}"[..15] + ".test";
         var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest(domain, ["www." + domain], small), ct);
         await hosting.AddSiteAsync(tenant, new AddSiteRequest("blog." + domain), ct);
-        int boxId;
-        await using (var db = node.Database.CreateContext())
-        {
-            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
-            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
-            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
-        }
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
 
         try
         {
@@ -317,14 +287,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
 
             await using var db = node.Database.CreateContext();
             var boxes = await db.Vpses.Where(v => v.OwnerId == tenant.UserId || v.OwnerId == other.UserId).Select(v => v.Id).ToListAsync(CancellationToken.None);
-            foreach (var id in boxes)
-            {
-                await WaitIdleAsync(id);
-                if ((await node.VpsAsync(id)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
-                {
-                    (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
-                }
-            }
+            await RemoveBoxesAsync(vpses, boxes);
         }
     }
 
@@ -341,13 +304,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         var small = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 64K " + tag, 2, 256 * MiB, 64 * 1024, 1, 128 * MiB, 1.00m), ct);
         var more = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 10M " + tag, 2, 256 * MiB, 10 * MiB, 1, 128 * MiB, 2.00m), ct);
         var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest($"busy-{Guid.NewGuid():N}"[..15] + ".test", PlanId: small), ct);
-        int boxId;
-        await using (var db = node.Database.CreateContext())
-        {
-            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
-            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
-            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
-        }
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
 
         var http = HostingTests.FreePort();
         await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
@@ -394,11 +351,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         {
             await edge.StopAsync(CancellationToken.None);
             await hosting.TerminateAsync(Actor.System, tenant.UserId!.Value, "test cleanup", CancellationToken.None);
-            await WaitIdleAsync(boxId);
-            if ((await node.VpsAsync(boxId)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
-            {
-                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, boxId, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
-            }
+            await RemoveBoxesAsync(vpses, [boxId]);
         }
     }
 
@@ -416,6 +369,29 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         }
 
         return false;
+    }
+
+    /// <summary>The tenant's hosting container, once its provisioning succeeded.</summary>
+    private async Task<int> ProvisionedBoxAsync(Guid ownerId)
+    {
+        await using var db = node.Database.CreateContext();
+        var boxId = await db.HostingSpaces.Where(s => s.OwnerId == ownerId).Select(s => s.VpsId!.Value).SingleAsync();
+        var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync();
+        (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
+        return boxId;
+    }
+
+    /// <summary>Deletes these containers (after what runs on them) unless they are gone already.</summary>
+    private async Task RemoveBoxesAsync(VpsService vpses, IEnumerable<int> ids)
+    {
+        foreach (var id in ids)
+        {
+            await WaitIdleAsync(id);
+            if ((await node.VpsAsync(id)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
+            {
+                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            }
+        }
     }
 
     private async Task WaitIdleAsync(int vpsId)
