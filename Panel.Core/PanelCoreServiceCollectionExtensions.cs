@@ -101,6 +101,9 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddSingleton<Hosting.EdgeStatus>();
         services.AddScoped<HostingService>();
         services.AddScoped<Jobs.Hosting.CertificateRenewalJob>();
+        services.AddSingleton<Hosting.Acme.AcmeChallengeStore>();
+        services.AddSingleton<Hosting.Acme.AcmeIssuer>();
+        services.AddScoped<Jobs.Hosting.AcmeCertificateJob>();
 
         // VPS jobs (one class per operation kind) and what they share.
         services.AddScoped<Jobs.Vps.OperationRunner>();

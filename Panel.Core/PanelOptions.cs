@@ -26,6 +26,38 @@ public sealed class PanelOptions
 
     /// <summary>The web hosting edge (reverse proxy).</summary>
     public EdgeOptions Edge { get; set; } = new();
+
+    /// <summary>Site certificates from an ACME server (Let's Encrypt or compatible).</summary>
+    public AcmeOptions Acme { get; set; } = new();
+}
+
+/// <summary>
+/// The <c>Panel:Acme</c> section: where sites that chose "Let's Encrypt" get their certificates (RFC 8555, HTTP-01
+/// answered by the edge on its HTTP port, which must be port 80 of the sites' public address for a real CA).
+/// No directory URL: ACME is off and every site has a panel-CA certificate.
+/// </summary>
+public sealed class AcmeOptions
+{
+    /// <summary>Let's Encrypt's production directory.</summary>
+    public const string LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory";
+
+    /// <summary>The ACME server's directory URL (https), e.g. <see cref="LetsEncrypt"/>; empty: ACME off.</summary>
+    public string? DirectoryUrl { get; set; }
+
+    /// <summary>The contact email registered with the account (expiry notices), or empty for none.</summary>
+    public string? Email { get; set; }
+
+    /// <summary>
+    /// A PEM file of extra CA certificates trusted for the ACME server's own HTTPS only (a private or test ACME
+    /// server such as pebble); the system's trust store still applies, and nothing else the panel connects to trusts them.
+    /// </summary>
+    public string? TrustedCaFile { get; set; }
+
+    /// <summary>How long one order may take in all (seconds, default 300) before it counts as failed.</summary>
+    public int OrderTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Whether ACME is configured.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(DirectoryUrl);
 }
 
 /// <summary>How a <c>Panel:Mail:Security</c> connection is secured.</summary>

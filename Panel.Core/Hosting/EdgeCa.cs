@@ -9,8 +9,8 @@ namespace Panel.Core.Hosting;
 /// <summary>
 /// The panel's own certificate authority for the edge: one ECDSA P-256 CA made on first use and stored
 /// in PostgreSQL (<c>edge_certificates</c>, the row without a site), and a leaf per site (SAN = its domain
-/// and aliases, 90 days) issued by it. Browsers trust it only where the installation's CA is installed;
-/// ACME (Let's Encrypt, HTTP-01) for public boxes is a later step.
+/// and aliases, 90 days) issued by it. Browsers trust it only where the installation's CA is installed; sites that
+/// chose ACME get theirs from <see cref="Acme.AcmeIssuer"/> and fall back to this CA when an order fails.
 /// </summary>
 public sealed class EdgeCa(IDbContextFactory<PanelDbContext> dbFactory, TimeProvider clock)
 {
@@ -63,20 +63,26 @@ public sealed class EdgeCa(IDbContextFactory<PanelDbContext> dbFactory, TimeProv
 
         row.Names = string.Join(',', names);
         row.CertificatePem = leaf.ExportCertificatePem();
+        row.Source = CertificateSource.PanelCa;
+        row.Issuer = caCert.Subject;
         row.KeyPem = key.ExportPkcs8PrivateKeyPem();
         row.NotBefore = leaf.NotBefore.ToUniversalTime();
         row.NotAfter = leaf.NotAfter.ToUniversalTime();
         await db.SaveChangesAsync(cancellationToken);
     }
 
-    /// <summary>The sites whose certificate is missing or expires within <see cref="RenewBefore"/>.</summary>
-    public async Task<IReadOnlyList<int>> DueForRenewalAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The sites whose certificate is missing or expires within <see cref="RenewBefore"/>, with where their certificate
+    /// should come from; ACME sites also while they hold no ACME certificate (the last order failed: try again).
+    /// </summary>
+    public async Task<IReadOnlyList<(int SiteId, CertificateSource Source)>> DueForRenewalAsync(CancellationToken cancellationToken = default)
     {
         var limit = clock.GetUtcNow().UtcDateTime.Add(RenewBefore);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await db.Sites
-            .Where(s => !db.EdgeCertificates.Any(c => c.SiteId == s.Id && c.NotAfter > limit))
-            .OrderBy(s => s.Id).Select(s => s.Id).ToListAsync(cancellationToken);
+        var due = await db.Sites
+            .Where(s => !db.EdgeCertificates.Any(c => c.SiteId == s.Id && c.NotAfter > limit && (s.CertificateSource == CertificateSource.PanelCa || c.Source == CertificateSource.Acme)))
+            .OrderBy(s => s.Id).Select(s => new { s.Id, s.CertificateSource }).ToListAsync(cancellationToken);
+        return [.. due.Select(d => (d.Id, d.CertificateSource))];
     }
 
     private async Task<EdgeCertificate> EnsureCaAsync(CancellationToken cancellationToken)

@@ -136,6 +136,12 @@ public sealed class PanelDbContext(DbContextOptions<PanelDbContext> options)
     /// <summary>The edge's CA and site certificates.</summary>
     public DbSet<Panel.Core.Domain.Hosting.EdgeCertificate> EdgeCertificates => Set<Panel.Core.Domain.Hosting.EdgeCertificate>();
 
+    /// <summary>The installation's ACME accounts (one per ACME server).</summary>
+    public DbSet<Panel.Core.Domain.Hosting.AcmeAccount> AcmeAccounts => Set<Panel.Core.Domain.Hosting.AcmeAccount>();
+
+    /// <summary>Pending HTTP-01 challenges the edge answers.</summary>
+    public DbSet<Panel.Core.Domain.Hosting.AcmeChallenge> AcmeChallenges => Set<Panel.Core.Domain.Hosting.AcmeChallenge>();
+
     /// <summary>Bytes per site and day through the edge.</summary>
     public DbSet<Panel.Core.Domain.Hosting.SiteTraffic> SiteTraffic => Set<Panel.Core.Domain.Hosting.SiteTraffic>();
 

@@ -1,10 +1,12 @@
 using System.Globalization;
+using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Panel.Core.Domain.Audit;
 using Panel.Core.Domain.Compute;
 using Panel.Core.Domain.Hosting;
 using Panel.Core.Hosting;
+using Panel.Core.Jobs.Hosting;
 using Panel.Core.Persistence;
 using Panel.Hypervisor.Instances;
 
@@ -26,8 +28,13 @@ public sealed partial class HostingService(
     EdgeStatus edgeStatus,
     SiteFiles files,
     AuditLog audit,
+    IBackgroundJobClient jobs,
+    PanelOptions options,
     TimeProvider clock)
 {
+    /// <summary>Whether the installation has an ACME server configured, so sites may choose "Let's Encrypt".</summary>
+    public bool AcmeConfigured => options.Acme.Enabled;
+
     /// <summary>The image tenant containers run (busybox: its httpd serves the static sites).</summary>
     public const string RuntimeImage = "busybox";
 
@@ -252,7 +259,7 @@ public sealed partial class HostingService(
         }
 
         await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{site.Id}", "alias added: " + name, cancellationToken);
-        await ca.IssueAsync(site.Id, cancellationToken);
+        await NamesChangedAsync(site, cancellationToken);
         signal.Notify();
         return await GetAsync(actor, siteId, cancellationToken);
     }
@@ -273,7 +280,7 @@ public sealed partial class HostingService(
         db.SiteDomains.Remove(row);
         await db.SaveChangesAsync(cancellationToken);
         await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{site.Id}", "alias removed: " + name, cancellationToken);
-        await ca.IssueAsync(site.Id, cancellationToken);
+        await NamesChangedAsync(site, cancellationToken);
         signal.Notify();
         return await GetAsync(actor, siteId, cancellationToken);
     }
@@ -566,21 +573,95 @@ public sealed partial class HostingService(
     /// <summary>The panel CA's certificate (PEM): what clients trust to verify the sites' certificates.</summary>
     public Task<string> CaCertificatePemAsync(CancellationToken cancellationToken = default) => ca.CaCertificatePemAsync(cancellationToken);
 
-    /// <summary>Reissues the certificates expiring within 30 days (and missing ones); returns how many.</summary>
+    /// <summary>
+    /// Reissues the panel-CA certificates expiring within 30 days (and missing ones) and queues an ACME order for each
+    /// ACME site that is due or holds no ACME certificate; returns how many of both.
+    /// </summary>
     public async Task<int> RenewCertificatesAsync(CancellationToken cancellationToken = default)
     {
         var due = await ca.DueForRenewalAsync(cancellationToken);
-        foreach (var id in due)
+        var reissued = 0;
+        foreach (var (id, source) in due)
         {
-            await ca.IssueAsync(id, cancellationToken);
+            if (source == CertificateSource.Acme)
+            {
+                AcmeCertificateJob.Enqueue(jobs, id);
+            }
+            else
+            {
+                await ca.IssueAsync(id, cancellationToken);
+                reissued++;
+            }
         }
 
-        if (due.Count > 0)
+        if (reissued > 0)
         {
             signal.Notify();
         }
 
         return due.Count;
+    }
+
+    /// <summary>
+    /// Chooses where a site's certificate comes from (its owner or an admin): ACME ("Let's Encrypt", when the installation
+    /// has it) queues an order at once and the site keeps its current certificate until it is through; the panel CA issues
+    /// one now.
+    /// </summary>
+    public async Task<SiteView> SetCertificateSourceAsync(Actor actor, int siteId, CertificateSource source, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        if (!Enum.IsDefined(source))
+        {
+            throw new PanelRefusedException("Choose the panel's certificate or Let's Encrypt.", "CertificateSource");
+        }
+
+        if (source == CertificateSource.Acme && !options.Acme.Enabled)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "certificate source: ACME is not configured", cancellationToken);
+            throw new PanelRefusedException("This installation has no Let's Encrypt (ACME) server configured; the site keeps the panel's certificate.", "CertificateSource");
+        }
+
+        site.CertificateSource = source;
+        site.CertificateProblem = null;
+        site.CertificateProblemAt = null;
+        await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{siteId}", "certificate source: " + (source == CertificateSource.Acme ? "ACME" : "panel CA"), cancellationToken);
+        if (source == CertificateSource.Acme)
+        {
+            AcmeCertificateJob.Enqueue(jobs, siteId);
+        }
+        else if (!await db.EdgeCertificates.AnyAsync(c => c.SiteId == siteId && c.Source == CertificateSource.PanelCa, cancellationToken))
+        {
+            await ca.IssueAsync(siteId, cancellationToken);
+            signal.Notify();
+        }
+
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>
+    /// A site's names changed: a panel-CA certificate for them now; an ACME site also gets an order (it keeps a current
+    /// certificate that still covers every name until the order is through).
+    /// </summary>
+    private async Task NamesChangedAsync(Site site, CancellationToken cancellationToken)
+    {
+        if (site.CertificateSource == CertificateSource.Acme && options.Acme.Enabled)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var covered = await db.EdgeCertificates.Where(c => c.SiteId == site.Id).Select(c => c.Names).FirstOrDefaultAsync(cancellationToken) is { } names
+                && await db.SiteDomains.Where(d => d.SiteId == site.Id).Select(d => d.Name).ToListAsync(cancellationToken) is var now
+                && now.All(names.Split(',').Contains);
+            if (!covered)
+            {
+                await ca.IssueAsync(site.Id, cancellationToken);
+            }
+
+            AcmeCertificateJob.Enqueue(jobs, site.Id);
+            return;
+        }
+
+        await ca.IssueAsync(site.Id, cancellationToken);
     }
 
     private async Task ChangeStatusAsync(Actor actor, int siteId, Action<Site> change, string what, CancellationToken cancellationToken)
@@ -668,7 +749,11 @@ public sealed partial class HostingService(
             db.Users.Where(u => u.Id == s.Space.OwnerId).Select(u => u.Email).FirstOrDefault() ?? "",
             s.Space.Vps == null ? null : s.Space.Vps.StatusReason,
             db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => (DateTime?)c.NotAfter).FirstOrDefault(),
-            db.SiteTraffic.Where(t => t.SiteId == s.Id && t.HourStart >= month).Sum(t => t.RequestBytes + t.ResponseBytes)));
+            db.SiteTraffic.Where(t => t.SiteId == s.Id && t.HourStart >= month).Sum(t => t.RequestBytes + t.ResponseBytes),
+            s.CertificateSource,
+            db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => (CertificateSource?)c.Source).FirstOrDefault(),
+            db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => c.Issuer).FirstOrDefault(),
+            s.CertificateProblem));
     }
 }
 
@@ -717,9 +802,14 @@ public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliase
 /// <param name="ContainerReason">Why the container is suspended or in error, if it is.</param>
 /// <param name="CertificateExpiresAt">When its TLS certificate expires (UTC), or null before one is issued.</param>
 /// <param name="BytesThisMonth">Bytes it moved through the edge (requests and responses) since the start of the UTC month.</param>
+/// <param name="CertificateSource">Where its certificate should come from (the owner's choice).</param>
+/// <param name="CertificateIssuedBy">Who issued the certificate it has now (null before one is issued).</param>
+/// <param name="CertificateIssuer">The issuer's distinguished name of the certificate it has now.</param>
+/// <param name="CertificateProblem">Why the last ACME order failed, or null.</param>
 public sealed record SiteView(int Id, string Domain, IReadOnlyList<string> Aliases, SiteKind Kind, SiteStatus Status, string? StatusReason,
     int Port, long ContentBytes, Guid OwnerId, string PlanName, VpsStatus? ContainerStatus, DateTime CreatedAt,
-    string OwnerEmail, string? ContainerReason, DateTime? CertificateExpiresAt, long BytesThisMonth)
+    string OwnerEmail, string? ContainerReason, DateTime? CertificateExpiresAt, long BytesThisMonth,
+    CertificateSource CertificateSource = CertificateSource.PanelCa, CertificateSource? CertificateIssuedBy = null, string? CertificateIssuer = null, string? CertificateProblem = null)
 {
     /// <summary>What a visitor gets, from the site's and its container's status (the edge decides the same way).</summary>
     public SiteState State => Status == SiteStatus.Suspended || ContainerStatus == VpsStatus.Suspended ? SiteState.Suspended

@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Panel.Core;
 using Panel.Core.Hosting;
+using Panel.Core.Hosting.Acme;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
@@ -23,9 +25,12 @@ namespace Panel.Web.Edge;
 /// request's bytes are counted per site (flushed to <c>site_traffic</c>) and each site has a token bucket.
 /// Behind the gate, a micro-cache (<see cref="EdgeCache"/>) answers repeated GETs of a static page for up to
 /// <c>CacheMilliseconds</c>: the tenants' web servers fork per connection, so this is what lets one page take load.
+/// Before any routing, plain-HTTP requests for <c>/.well-known/acme-challenge/TOKEN</c> are answered from
+/// <see cref="AcmeChallengeStore"/> when the token belongs to that host (suspended sites too: their certificate still renews).
+/// HTTPS sends each site's full chain (an ACME certificate's intermediates too).
 /// </summary>
 public sealed class EdgeServer(
-    EdgeDirectory directory, EdgeSignal signal, SiteAccessLog accessLog, EdgeStatus status, PanelOptions options, TimeProvider clock, ILogger<EdgeServer> logger)
+    EdgeDirectory directory, EdgeSignal signal, SiteAccessLog accessLog, EdgeStatus status, AcmeChallengeStore challenges, PanelOptions options, TimeProvider clock, ILogger<EdgeServer> logger)
     : IHostedService, IAsyncDisposable
 {
     private readonly SemaphoreSlim reloadLock = new(1, 1);
@@ -35,8 +40,9 @@ public sealed class EdgeServer(
     private readonly EdgeCache cache = new(options.Edge.CacheMilliseconds, clock);
     private WebApplication? app;
     private InMemoryConfigProvider? provider;
-    private Dictionary<string, X509Certificate2> certificates = new(StringComparer.OrdinalIgnoreCase);
+    private Dictionary<string, SslStreamCertificateContext> certificates = new(StringComparer.OrdinalIgnoreCase);
     private X509Certificate2? fallback;
+    private SslStreamCertificateContext? fallbackContext;
     private Task? background;
     private HashSet<int> overAllowance = [];
     private EdgeHealth health = EdgeStatus.NotRunning with { Problem = "starting" };
@@ -54,6 +60,7 @@ public sealed class EdgeServer(
         var http = Endpoint(edge.HttpUrl);
         var https = string.IsNullOrWhiteSpace(edge.HttpsUrl) ? null : Endpoint(edge.HttpsUrl);
         fallback = FallbackCertificate();
+        fallbackContext = SslStreamCertificateContext.Create(fallback, null, offline: true);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Panel.Edge", ContentRootPath = AppContext.BaseDirectory, Args = [] });
         builder.Configuration.Sources.Clear(); // not the panel's urls or settings: the edge listens where it is told
@@ -66,13 +73,21 @@ public sealed class EdgeServer(
             k.Listen(http);
             if (https is not null)
             {
-                k.Listen(https, l => l.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificateSelector = (_, name) => SelectCertificate(name) }));
+                k.Listen(https, l => l.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = SelectCertificate(context.ClientHelloInfo.ServerName),
+                        ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
+                    }),
+                }));
             }
         });
         builder.Services.AddSingleton<IHostLifetime, HostedLifetime>(); // the panel's host owns Ctrl-C and SIGTERM
         builder.Services.AddReverseProxy().LoadFromMemory([], []);
         app = builder.Build();
         provider = app.Services.GetRequiredService<InMemoryConfigProvider>();
+        app.Use(AcmeChallengeAsync);
         app.MapReverseProxy(proxy => proxy.Use(SiteGateAsync));
         app.MapFallback(context => PageAsync(context, StatusCodes.Status404NotFound, "No website here",
             "This address does not belong to any website hosted on this server."));
@@ -143,7 +158,7 @@ public sealed class EdgeServer(
 
             var routes = new List<RouteConfig>();
             var clusters = new List<ClusterConfig>();
-            var certs = new Dictionary<string, X509Certificate2>(StringComparer.OrdinalIgnoreCase);
+            var certs = new Dictionary<string, SslStreamCertificateContext>(StringComparer.OrdinalIgnoreCase);
             foreach (var site in sites.Where(s => s.Names.Count > 0))
             {
                 var id = site.SiteId.ToString(CultureInfo.InvariantCulture);
@@ -164,10 +179,10 @@ public sealed class EdgeServer(
                 });
                 if (site.CertificatePem is not null && site.KeyPem is not null)
                 {
-                    var cert = X509Certificate2.CreateFromPem(site.CertificatePem, site.KeyPem);
+                    var context = CertificateContext(site.CertificatePem, site.KeyPem);
                     foreach (var name in site.Names)
                     {
-                        certs[name] = cert;
+                        certs[name] = context;
                     }
                 }
             }
@@ -176,10 +191,10 @@ public sealed class EdgeServer(
             cache.Clear();
             var old = certificates;
             certificates = certs;
-            foreach (var cert in old.Values.Distinct())
+            foreach (var context in old.Values.Distinct())
             {
                 // Handshakes in flight may still hold the old one: let the GC finalize it instead of disposing it under them.
-                GC.KeepAlive(cert);
+                GC.KeepAlive(context);
             }
 
             var known = sites.Select(s => s.SiteId).ToHashSet();
@@ -201,7 +216,7 @@ public sealed class EdgeServer(
                 Suspended = routed.Count(s => s.Suspended),
                 Unavailable = routed.Count(s => !s.Suspended && !s.OverAllowance && s.Destination is null),
                 OverAllowance = routed.Count(s => !s.Suspended && s.OverAllowance),
-                Certificates = [.. routed.Where(s => s.CertificatePem is not null).Select(s => new EdgeCertificateView(s.SiteId, s.Names, certs[s.Names[0]].NotAfter.ToUniversalTime())).OrderBy(c => c.NotAfter)],
+                Certificates = [.. routed.Where(s => s.CertificatePem is not null).Select(s => new EdgeCertificateView(s.SiteId, s.Names, certs[s.Names[0]].TargetCertificate.NotAfter.ToUniversalTime())).OrderBy(c => c.NotAfter)],
                 LastReloadAt = clock.GetUtcNow().UtcDateTime,
             });
         }
@@ -241,8 +256,42 @@ public sealed class EdgeServer(
         }
     }
 
-    private X509Certificate2? SelectCertificate(string? name)
-        => name is not null && certificates.TryGetValue(name, out var cert) ? cert : fallback;
+    private SslStreamCertificateContext? SelectCertificate(string? name)
+        => name is not null && certificates.TryGetValue(name, out var context) ? context : fallbackContext;
+
+    /// <summary>A site's certificate with the rest of its chain (PEM: leaf first, then intermediates), sent whole in the handshake.</summary>
+    private static SslStreamCertificateContext CertificateContext(string certificatePem, string keyPem)
+    {
+        var leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
+        var chain = new X509Certificate2Collection();
+        chain.ImportFromPem(certificatePem);
+        var intermediates = new X509Certificate2Collection();
+        foreach (var cert in chain.Skip(1))
+        {
+            intermediates.Add(cert);
+        }
+
+        return SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
+    }
+
+    /// <summary>HTTP-01: the key authorization of a running order, for the name it was issued for, on plain HTTP only.</summary>
+    private async Task AcmeChallengeAsync(HttpContext context, Func<Task> next)
+    {
+        var request = context.Request;
+        if (!request.IsHttps && HttpMethods.IsGet(request.Method)
+            && request.Path.StartsWithSegments(AcmeChallengeStore.PathPrefix, StringComparison.Ordinal, out var rest)
+            && rest.Value is { Length: > 1 } tail && tail.IndexOf('/', 1) < 0
+            && await challenges.AnswerAsync(request.Host.Host, tail[1..], context.RequestAborted) is { } answer)
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.Headers.CacheControl = "no-store";
+            await context.Response.WriteAsync(answer, context.RequestAborted);
+            return;
+        }
+
+        await next();
+    }
 
     private async Task SiteGateAsync(HttpContext context, Func<Task> next)
     {

@@ -115,7 +115,7 @@ public static partial class HostingBench
             var edgePort = FreePort();
             var edgeOptions = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{edgePort}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 10_000_000, Burst = 10_000_000 } };
             edge = new EdgeServer(sp.GetRequiredService<EdgeDirectory>(), sp.GetRequiredService<EdgeSignal>(), sp.GetRequiredService<SiteAccessLog>(),
-                sp.GetRequiredService<EdgeStatus>(), edgeOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
+                sp.GetRequiredService<EdgeStatus>(), sp.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), edgeOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
             await edge.StartAsync(CancellationToken.None);
             var backend = (await sp.GetRequiredService<EdgeDirectory>().LoadAsync()).Single(s => s.SiteId == siteId).Destination
                 ?? throw new InvalidOperationException("the site's container has no address");

@@ -17,6 +17,16 @@ public enum SiteStatus
     Suspended,
 }
 
+/// <summary>Where a site's certificate comes from.</summary>
+public enum CertificateSource
+{
+    /// <summary>The panel's own CA (the default; browsers trust it only where the installation's CA is installed).</summary>
+    PanelCa,
+
+    /// <summary>An ACME server (Let's Encrypt or compatible, HTTP-01 through the edge), with the panel CA as the fallback.</summary>
+    Acme,
+}
+
 /// <summary>One website of a tenant: its names, and the port its web server listens on inside the tenant's container.</summary>
 public sealed class Site
 {
@@ -49,6 +59,15 @@ public sealed class Site
 
     /// <summary>When it was added (UTC).</summary>
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>Where its certificate should come from (the customer's choice).</summary>
+    public CertificateSource CertificateSource { get; set; }
+
+    /// <summary>Why the last ACME order failed (readable, shown in the portal), or null; the site keeps a panel-CA certificate meanwhile.</summary>
+    public string? CertificateProblem { get; set; }
+
+    /// <summary>When <see cref="CertificateProblem"/> was recorded (UTC).</summary>
+    public DateTime? CertificateProblemAt { get; set; }
 
     /// <summary>Every name it answers to: the domain and its aliases.</summary>
     public List<SiteDomain> Names { get; set; } = [];
@@ -94,7 +113,7 @@ public sealed class SiteDomain
     public bool IsPrimary { get; set; }
 }
 
-/// <summary>A TLS certificate of the edge: the panel CA's own (no site) or a site's leaf, issued by that CA.</summary>
+/// <summary>A TLS certificate of the edge: the panel CA's own (no site) or a site's leaf, issued by that CA or by an ACME server.</summary>
 public sealed class EdgeCertificate
 {
     /// <summary>Database identity.</summary>
@@ -106,8 +125,14 @@ public sealed class EdgeCertificate
     /// <summary>The names it covers (comma-separated), or the CA's subject.</summary>
     public string Names { get; set; } = "";
 
-    /// <summary>The certificate (PEM).</summary>
+    /// <summary>The certificate (PEM); an ACME certificate is followed by its chain (intermediates), which the edge sends too.</summary>
     public string CertificatePem { get; set; } = "";
+
+    /// <summary>Who issued it.</summary>
+    public CertificateSource Source { get; set; }
+
+    /// <summary>The issuer's distinguished name (e.g. the panel CA's, or the ACME CA's intermediate).</summary>
+    public string Issuer { get; set; } = "";
 
     /// <summary>Its private key (PKCS#8 PEM). Not encrypted at rest: protect database backups accordingly.</summary>
     public string KeyPem { get; set; } = "";
@@ -117,6 +142,50 @@ public sealed class EdgeCertificate
 
     /// <summary>End of validity (UTC); the renewal job reissues site certificates 30 days before.</summary>
     public DateTime NotAfter { get; set; }
+}
+
+/// <summary>The installation's account at an ACME server (one per directory URL). Its key signs every request.</summary>
+public sealed class AcmeAccount
+{
+    /// <summary>Database identity.</summary>
+    public int Id { get; set; }
+
+    /// <summary>The ACME server's directory URL.</summary>
+    public string DirectoryUrl { get; set; } = "";
+
+    /// <summary>The account key (ECDSA P-256, PKCS#8 PEM). Not encrypted at rest, like the panel CA's key: protect database backups.</summary>
+    public string KeyPem { get; set; } = "";
+
+    /// <summary>The account's URL at the server (the JWS <c>kid</c>), once registered.</summary>
+    public string? AccountUrl { get; set; }
+
+    /// <summary>The contact email registered with it, if any.</summary>
+    public string? Contact { get; set; }
+
+    /// <summary>When it was created (UTC).</summary>
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A pending HTTP-01 challenge: the edge answers <c>GET /.well-known/acme-challenge/TOKEN</c> for <see cref="Name"/>
+/// with <see cref="KeyAuthorization"/>. Rows live while an order runs (any panel process's edge can answer).
+/// </summary>
+public sealed class AcmeChallenge
+{
+    /// <summary>The challenge token (base64url, the primary key).</summary>
+    public string Token { get; set; } = "";
+
+    /// <summary>The site being ordered for.</summary>
+    public int SiteId { get; set; }
+
+    /// <summary>The name (identifier) it proves.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>The answer: token + "." + the account key's thumbprint.</summary>
+    public string KeyAuthorization { get; set; } = "";
+
+    /// <summary>When it was written (UTC).</summary>
+    public DateTime CreatedAt { get; set; }
 }
 
 /// <summary>Bytes a site moved through the edge in one UTC hour (the bandwidth graph and the month's total add these up).</summary>

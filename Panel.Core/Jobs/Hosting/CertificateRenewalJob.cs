@@ -5,8 +5,10 @@ using Panel.Core.Services;
 namespace Panel.Core.Jobs.Hosting;
 
 /// <summary>
-/// Daily: reissues the site certificates of the panel CA that expire within 30 days (or are missing).
-/// Safe to run late, twice or on two processes: a renewed certificate is no longer due.
+/// Daily: reissues the site certificates of the panel CA that expire within 30 days (or are missing), and queues an
+/// ACME order (<see cref="AcmeCertificateJob"/>) for each site on ACME whose certificate is due or is not from ACME
+/// (its last order failed). Safe to run late, twice or on two processes: a renewed certificate is no longer due, and
+/// a second ACME job for the same site orders nothing.
 /// </summary>
 [AutomaticRetry(Attempts = 3)]
 public sealed class CertificateRenewalJob(HostingService hosting, ILogger<CertificateRenewalJob> logger)
@@ -29,14 +31,14 @@ public sealed class CertificateRenewalJob(HostingService hosting, ILogger<Certif
             options.RenewCron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
     }
 
-    /// <summary>One run. Returns the certificates reissued.</summary>
+    /// <summary>One run. Returns the certificates reissued (panel CA) plus the ACME orders queued.</summary>
     [JobDisplayName("Renew site certificates")]
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var renewed = await hosting.RenewCertificatesAsync(cancellationToken);
         if (renewed > 0)
         {
-            logger.LogInformation("edge: {Count} site certificates reissued", renewed);
+            logger.LogInformation("edge: {Count} site certificates reissued or ordered", renewed);
         }
 
         return renewed;

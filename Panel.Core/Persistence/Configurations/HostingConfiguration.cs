@@ -40,6 +40,8 @@ internal sealed class SiteConfiguration : IEntityTypeConfiguration<Site>
         builder.Property(s => s.Kind).HasConversion<string>().HasMaxLength(20);
         builder.Property(s => s.Status).HasConversion<string>().HasMaxLength(20);
         builder.Property(s => s.StatusReason).HasMaxLength(500);
+        builder.Property(s => s.CertificateSource).HasConversion<string>().HasMaxLength(20).HasDefaultValue(CertificateSource.PanelCa).HasSentinel((CertificateSource)(-1));
+        builder.Property(s => s.CertificateProblem).HasMaxLength(1000);
         builder.HasIndex(s => new { s.SpaceId, s.Port }).IsUnique();
         builder.HasMany(s => s.Names).WithOne().HasForeignKey(d => d.SiteId).OnDelete(DeleteBehavior.Cascade);
     }
@@ -64,6 +66,34 @@ internal sealed class EdgeCertificateConfiguration : IEntityTypeConfiguration<Ed
         // One row per site, and one CA (site_id null): NULLS NOT DISTINCT.
         builder.HasIndex(c => c.SiteId).IsUnique().AreNullsDistinct(false);
         builder.HasIndex(c => c.NotAfter);
+        builder.Property(c => c.Source).HasConversion<string>().HasMaxLength(20).HasDefaultValue(CertificateSource.PanelCa).HasSentinel((CertificateSource)(-1));
+        builder.Property(c => c.Issuer).HasMaxLength(500).HasDefaultValue("");
+        builder.HasOne<Site>().WithMany().HasForeignKey(c => c.SiteId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class AcmeAccountConfiguration : IEntityTypeConfiguration<AcmeAccount>
+{
+    public void Configure(EntityTypeBuilder<AcmeAccount> builder)
+    {
+        builder.ToTable("acme_accounts");
+        builder.Property(a => a.DirectoryUrl).HasMaxLength(500);
+        builder.HasIndex(a => a.DirectoryUrl).IsUnique(); // one account per ACME server; two first orders at once keep one
+        builder.Property(a => a.AccountUrl).HasMaxLength(500);
+        builder.Property(a => a.Contact).HasMaxLength(320);
+    }
+}
+
+internal sealed class AcmeChallengeConfiguration : IEntityTypeConfiguration<AcmeChallenge>
+{
+    public void Configure(EntityTypeBuilder<AcmeChallenge> builder)
+    {
+        builder.ToTable("acme_challenges");
+        builder.HasKey(c => c.Token);
+        builder.Property(c => c.Token).HasMaxLength(200);
+        builder.Property(c => c.Name).HasMaxLength(253);
+        builder.Property(c => c.KeyAuthorization).HasMaxLength(300);
+        builder.HasIndex(c => c.SiteId);
         builder.HasOne<Site>().WithMany().HasForeignKey(c => c.SiteId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -1760,6 +1760,86 @@ namespace Panel.Core.Persistence.Migrations
                     b.ToTable("vps_snapshots", (string)null);
                 });
 
+            modelBuilder.Entity("Panel.Core.Domain.Hosting.AcmeAccount", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("AccountUrl")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("account_url");
+
+                    b.Property<string>("Contact")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("contact");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DirectoryUrl")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("directory_url");
+
+                    b.Property<string>("KeyPem")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("key_pem");
+
+                    b.HasKey("Id")
+                        .HasName("pk_acme_accounts");
+
+                    b.HasIndex("DirectoryUrl")
+                        .IsUnique()
+                        .HasDatabaseName("ix_acme_accounts_directory_url");
+
+                    b.ToTable("acme_accounts", (string)null);
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Hosting.AcmeChallenge", b =>
+                {
+                    b.Property<string>("Token")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("token");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("KeyAuthorization")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("key_authorization");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(253)
+                        .HasColumnType("character varying(253)")
+                        .HasColumnName("name");
+
+                    b.Property<int>("SiteId")
+                        .HasColumnType("integer")
+                        .HasColumnName("site_id");
+
+                    b.HasKey("Token")
+                        .HasName("pk_acme_challenges");
+
+                    b.HasIndex("SiteId")
+                        .HasDatabaseName("ix_acme_challenges_site_id");
+
+                    b.ToTable("acme_challenges", (string)null);
+                });
+
             modelBuilder.Entity("Panel.Core.Domain.Hosting.EdgeCertificate", b =>
                 {
                     b.Property<int>("Id")
@@ -1773,6 +1853,14 @@ namespace Panel.Core.Persistence.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("certificate_pem");
+
+                    b.Property<string>("Issuer")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasDefaultValue("")
+                        .HasColumnName("issuer");
 
                     b.Property<string>("KeyPem")
                         .IsRequired()
@@ -1795,6 +1883,14 @@ namespace Panel.Core.Persistence.Migrations
                     b.Property<int?>("SiteId")
                         .HasColumnType("integer")
                         .HasColumnName("site_id");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("PanelCa")
+                        .HasColumnName("source");
 
                     b.HasKey("Id")
                         .HasName("pk_edge_certificates");
@@ -1928,6 +2024,23 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnName("id");
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("CertificateProblem")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)")
+                        .HasColumnName("certificate_problem");
+
+                    b.Property<DateTime?>("CertificateProblemAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("certificate_problem_at");
+
+                    b.Property<string>("CertificateSource")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("PanelCa")
+                        .HasColumnName("certificate_source");
 
                     b.Property<long>("ContentBytes")
                         .HasColumnType("bigint")
@@ -2894,6 +3007,16 @@ namespace Panel.Core.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_vps_snapshots_vpses_vps_id");
+                });
+
+            modelBuilder.Entity("Panel.Core.Domain.Hosting.AcmeChallenge", b =>
+                {
+                    b.HasOne("Panel.Core.Domain.Hosting.Site", null)
+                        .WithMany()
+                        .HasForeignKey("SiteId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_acme_challenges_sites_site_id");
                 });
 
             modelBuilder.Entity("Panel.Core.Domain.Hosting.EdgeCertificate", b =>

@@ -306,7 +306,7 @@ public sealed class HostingTests(NodeHostFixture node)
     /// <summary>An edge on the node's services (its access log and health are the ones the hosting service reads).</summary>
     internal static EdgeServer NewEdge(NodeHostFixture node, PanelOptions options) => new(
         node.Services.GetRequiredService<EdgeDirectory>(), node.Services.GetRequiredService<EdgeSignal>(), node.Services.GetRequiredService<SiteAccessLog>(),
-        node.Services.GetRequiredService<EdgeStatus>(), options, TimeProvider.System, NullLogger<EdgeServer>.Instance);
+        node.Services.GetRequiredService<EdgeStatus>(), node.Services.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), options, TimeProvider.System, NullLogger<EdgeServer>.Instance);
 
     /// <summary>Runs the real curl through the edge (its address pinned with --resolve, so SNI and Host carry the name).</summary>
     internal static async Task<(int Status, string Body)> CurlAsync(string host, int port, string path, string? caFile = null)

@@ -80,6 +80,11 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await Assertions.Expect(page.GetByTestId("alias-row")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("[data-testid=site-state][data-state=Live]")).ToBeVisibleAsync(new() { Timeout = 60_000 });
         await Assertions.Expect(page.GetByTestId("site-certificate")).ToContainTextAsync("UTC");
+        // The certificate's issuer and source; this installation has no ACME server, so no "Let's Encrypt" button.
+        await Assertions.Expect(page.GetByTestId("site-certificate-issuer")).ToContainTextAsync("The panel's own CA (VpsPanel Edge CA)");
+        await Assertions.Expect(page.GetByTestId("site-certificate-source")).ToHaveAttributeAsync("data-source", "PanelCa");
+        await Assertions.Expect(page.GetByTestId("site-certificate-no-acme")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("site-certificate-use-acme")).ToHaveCountAsync(0);
         var siteUrl = page.Url;
 
         // A zip with a page: uploaded, checked, live.

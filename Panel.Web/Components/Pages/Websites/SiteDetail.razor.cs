@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Forms;
 using MudBlazor;
+using Panel.Core.Domain.Hosting;
 using Panel.Core.Hosting;
 using Panel.Core.Services;
 using Panel.Web.Components.Account;
@@ -26,6 +27,7 @@ public sealed partial class SiteDetail : IAsyncDisposable
     private string? aliasError;
     private string? uploadError;
     private bool uploading;
+    private bool switching;
     private bool notFound;
     private bool started;
     private string folder = "";
@@ -86,6 +88,41 @@ public sealed partial class SiteDetail : IAsyncDisposable
         {
             notFound = true;
             site = null;
+        }
+    }
+
+    private static string SourceText(CertificateSource source)
+        => source == CertificateSource.Acme ? "Let's Encrypt (ACME)" : "The panel's own CA";
+
+    private static string IssuerText(SiteView view) => view.CertificateIssuedBy switch
+    {
+        null => "-",
+        CertificateSource.Acme => $"Let's Encrypt (ACME): {CommonName(view.CertificateIssuer)}",
+        _ => $"The panel's own CA ({CommonName(view.CertificateIssuer)})",
+    };
+
+    /// <summary>The CN of a distinguished name (the whole name when it has none).</summary>
+    private static string CommonName(string? dn)
+    {
+        var cn = (dn ?? "").Split(',').Select(p => p.Trim()).FirstOrDefault(p => p.StartsWith("CN=", StringComparison.OrdinalIgnoreCase));
+        return cn is null ? dn ?? "" : cn[3..];
+    }
+
+    private async Task SetSourceAsync(CertificateSource source)
+    {
+        switching = true;
+        try
+        {
+            site = await Hosting.SetCertificateSourceAsync(actor, Id, source);
+            Snackbar.Add(source == CertificateSource.Acme ? "Ordering a certificate from Let's Encrypt" : "The site uses the panel's certificate", Severity.Success);
+        }
+        catch (PanelRefusedException ex)
+        {
+            Snackbar.Add(ex.Message, Severity.Error);
+        }
+        finally
+        {
+            switching = false;
         }
     }
 
