@@ -12,10 +12,11 @@ namespace Panel.Core.Hosting;
 /// <param name="Destination">Where its web server listens (<c>http://IP:PORT/</c>), or null while its container has no address or is not running.</param>
 /// <param name="CertificatePem">Its certificate (PEM), or null before one is issued.</param>
 /// <param name="KeyPem">Its private key (PEM).</param>
-public sealed record EdgeSite(int SiteId, IReadOnlyList<string> Names, bool Suspended, string? Destination, string? CertificatePem, string? KeyPem);
+/// <param name="OverAllowance">Whether its tenant's sites have used up their hosting plan's monthly traffic (the edge answers with the bandwidth page until the month ends or the plan grows).</param>
+public sealed record EdgeSite(int SiteId, IReadOnlyList<string> Names, bool Suspended, string? Destination, string? CertificatePem, string? KeyPem, bool OverAllowance = false);
 
 /// <summary>What the edge reads from the database: the routes, and where the byte counts go.</summary>
-public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory)
+public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory, TimeProvider clock)
 {
     /// <summary>Every site with its names, destination and certificate.</summary>
     public async Task<IReadOnlyList<EdgeSite>> LoadAsync(CancellationToken cancellationToken = default)
@@ -26,16 +27,36 @@ public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory)
             s.Id,
             s.Port,
             s.Status,
+            s.SpaceId,
             Names = s.Names.OrderByDescending(n => n.IsPrimary).ThenBy(n => n.Name).Select(n => n.Name).ToList(),
             Running = s.Space.Vps != null && s.Space.Vps.Status == VpsStatus.Running,
             ContainerSuspended = s.Space.Vps != null && s.Space.Vps.Status == VpsStatus.Suspended,
             Address = s.Space.Vps == null ? null : s.Space.Vps.Addresses.Where(a => a.Pool.Family == 4).Select(a => a.Address).FirstOrDefault(),
             Cert = db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => new { c.CertificatePem, c.KeyPem }).FirstOrDefault(),
         }).ToListAsync(cancellationToken);
+        var over = (await SpacesOverAllowanceAsync(db, cancellationToken)).ToHashSet();
         return [.. rows.Select(r => new EdgeSite(
             r.Id, r.Names, r.Status == SiteStatus.Suspended || r.ContainerSuspended,
             r.Running && r.Address is not null ? $"http://{r.Address}:{r.Port}/" : null,
-            r.Cert?.CertificatePem, r.Cert?.KeyPem))];
+            r.Cert?.CertificatePem, r.Cert?.KeyPem, over.Contains(r.SpaceId)))];
+    }
+
+    /// <summary>The hosting spaces whose sites' traffic this UTC month (as the edge counted it) has reached their plan's allowance.</summary>
+    public async Task<IReadOnlyList<int>> SpacesOverAllowanceAsync(CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await SpacesOverAllowanceAsync(db, cancellationToken);
+    }
+
+    private Task<List<int>> SpacesOverAllowanceAsync(PanelDbContext db, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var month = new DateTime(now.Year, now.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+        return db.HostingSpaces.AsNoTracking()
+            .Where(s => s.Plan.MonthlyBandwidthBytes != null)
+            .Where(s => db.SiteTraffic.Where(t => t.HourStart >= month && db.Sites.Any(x => x.Id == t.SiteId && x.SpaceId == s.Id))
+                .Sum(t => t.RequestBytes + t.ResponseBytes) >= s.Plan.MonthlyBandwidthBytes)
+            .Select(s => s.Id).ToListAsync(cancellationToken);
     }
 
     /// <summary>Adds counted bytes to each site's row of the hour (sites deleted meanwhile are skipped).</summary>

@@ -14,12 +14,13 @@ public sealed record EdgeCertificateView(int SiteId, IReadOnlyList<string> Names
 /// <param name="Active">Routes forwarding to a running container.</param>
 /// <param name="Suspended">Routes answering with the suspension page.</param>
 /// <param name="Unavailable">Routes whose container is not running (answered 502).</param>
+/// <param name="OverAllowance">Routes whose tenant used up the plan's monthly traffic (answered 509).</param>
 /// <param name="Certificates">The site certificates loaded, soonest expiry first.</param>
 /// <param name="LastReloadAt">When the routes were last loaded (UTC), or null.</param>
 /// <param name="StartedAt">When the edge started listening (UTC), or null.</param>
 public sealed record EdgeHealth(
     bool Running, IReadOnlyList<string> Listening, string? Problem, int Routes, int Active, int Suspended, int Unavailable,
-    IReadOnlyList<EdgeCertificateView> Certificates, DateTime? LastReloadAt, DateTime? StartedAt);
+    IReadOnlyList<EdgeCertificateView> Certificates, DateTime? LastReloadAt, DateTime? StartedAt, int OverAllowance = 0);
 
 /// <summary>Where the edge (in Panel.Web) publishes its health for the admin pages; "not running" until it starts.</summary>
 public sealed class EdgeStatus

@@ -18,7 +18,7 @@ namespace Panel.Core.Services;
 /// row on an inactive compute plan carrying the hosting plan's limits, provisioned by the usual job when
 /// the first site is added); the edge routes their names to it.
 /// </summary>
-public sealed class HostingService(
+public sealed partial class HostingService(
     IDbContextFactory<PanelDbContext> dbFactory,
     VpsService vpses,
     EdgeCa ca,
@@ -309,10 +309,19 @@ public sealed class HostingService(
     /// host, 404) instead of answering "not available" for a container that will never come back. Each site
     /// is audited. Returns the domains removed (empty when the tenant had no hosting).
     /// </summary>
-    public async Task<IReadOnlyList<string>> TerminateAsync(Actor actor, Guid ownerId, string reason, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> TerminateAsync(Actor actor, Guid ownerId, string reason, CancellationToken cancellationToken = default)
     {
         Require.Admin(actor);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        return RemoveSpaceAsync(actor, ownerId, reason, AuditActions.HostingTerminated, cancellationToken);
+    }
+
+    /// <summary>
+    /// Removes a tenant's hosting space with its sites (cascading to names, certificates and traffic) in one
+    /// transaction, audits each site under <paramref name="auditAction"/>, and signals the edge. Returns the names removed.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> RemoveSpaceAsync(Actor actor, Guid ownerId, string reason, string auditAction, CancellationToken cancellationToken)
+    {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         var space = await db.HostingSpaces.FirstOrDefaultAsync(s => s.OwnerId == ownerId, cancellationToken);
@@ -331,10 +340,10 @@ public sealed class HostingService(
 
         foreach (var site in sites)
         {
-            await audit.RecordAsync(actor, AuditActions.HostingTerminated, $"site:{site.Id}", $"removed {string.Join(", ", site.Names)}: {reason}", cancellationToken);
+            await audit.RecordAsync(actor, auditAction, $"site:{site.Id}", $"removed {string.Join(", ", site.Names)}: {reason}", cancellationToken);
         }
 
-        await audit.RecordAsync(actor, AuditActions.HostingTerminated, $"user:{ownerId}",
+        await audit.RecordAsync(actor, auditAction, $"user:{ownerId}",
             string.Create(CultureInfo.InvariantCulture, $"hosting space #{space.Id} removed with {sites.Count} site(s): {reason}"), cancellationToken);
         accessLog.Retain((await db.Sites.Select(s => s.Id).ToListAsync(cancellationToken)).ToHashSet());
         signal.Notify();

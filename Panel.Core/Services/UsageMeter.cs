@@ -162,7 +162,7 @@ public sealed class UsageMeter(IDbContextFactory<PanelDbContext> dbFactory, Time
         query = vpsId is { } v ? query.Where(s => s.VpsId == v) : query;
         query = ownerId is { } o ? query.Where(s => s.OwnerId == o) : query;
         // One statement: the watermark and the segments from one snapshot.
-        var rows = await query.Select(s => new { Segment = s, Watermark = db.UsageWatermarks.Select(w => w.MeteredUntil).FirstOrDefault() })
+        var rows = await query.Select(s => new { Segment = s, Watermark = db.UsageWatermarks.Where(w => w.Id == UsageWatermark.SingletonId).Select(w => w.MeteredUntil).FirstOrDefault() })
             .ToListAsync(cancellationToken);
         var watermark = rows.Count == 0 ? start : rows[0].Watermark ?? start;
         return (rows.Select(r => r.Segment).ToList(), watermark);

@@ -351,11 +351,12 @@ public sealed partial class VpsService(
 
     /// <summary>
     /// The VPSes a caller may see and act on: admins all; a customer their own, except the containers that serve
-    /// their websites (a hosting space's runtime): those are managed through the hosting pages only, so a
+    /// their websites (a hosting space's runtime, known by its hosting plan's compute plan - also after the space is
+    /// cancelled, while the container is being deleted): those are managed through the hosting pages only, so a
     /// customer can neither stop, reinstall nor delete them as servers (and they are not listed as servers).
     /// </summary>
     internal static IQueryable<Vps> Visible(PanelDbContext db, Actor actor)
-        => db.Vpses.Where(v => actor.IsAdmin || (v.OwnerId == actor.UserId && !db.HostingSpaces.Any(s => s.VpsId == v.Id)));
+        => db.Vpses.Where(v => actor.IsAdmin || (v.OwnerId == actor.UserId && !db.HostingPlans.Any(h => h.ComputePlanId == v.PlanId)));
 
     /// <summary>The MAC of a guest: locally administered, unicast, from its engine id.</summary>
     public static string MacFor(string engineId)

@@ -20,7 +20,8 @@ namespace Panel.Web.Edge;
 /// its certificate on HTTPS) and forwards to its web server in the tenant's container on the bridge.
 /// Routes are reloaded from the database when a site changes (<see cref="EdgeSignal"/>) and every
 /// <c>ReloadSeconds</c>, through YARP's in-memory provider (<c>Update</c>: requests in flight finish on
-/// the old config, nothing is dropped). Unknown hosts get a 404 page, suspended sites a 503 page; every
+/// the old config, nothing is dropped). Unknown hosts get a 404 page, suspended sites a 503 page, the sites of a
+/// tenant who used up the plan's monthly traffic a 509 page (checked at each flush, so within ~10 s); every
 /// request's bytes are counted per site (flushed to <c>site_traffic</c>) and each site has a token bucket.
 /// Behind the gate, a micro-cache (<see cref="EdgeCache"/>) answers repeated GETs of a static page for up to
 /// <c>CacheMilliseconds</c>: the tenants' web servers fork per connection, so this is what lets one page take load.
@@ -44,6 +45,7 @@ public sealed class EdgeServer(
     private X509Certificate2? fallback;
     private SslStreamCertificateContext? fallbackContext;
     private Task? background;
+    private HashSet<int> overAllowance = [];
     private EdgeHealth health = EdgeStatus.NotRunning with { Problem = "starting" };
 
     /// <summary>Where it listens for HTTP once started.</summary>
@@ -162,7 +164,7 @@ public sealed class EdgeServer(
             foreach (var site in sites.Where(s => s.Names.Count > 0))
             {
                 var id = site.SiteId.ToString(CultureInfo.InvariantCulture);
-                var state = site.Suspended ? "suspended" : site.Destination is null ? "unavailable" : "active";
+                var state = site.Suspended ? "suspended" : site.OverAllowance ? "over-allowance" : site.Destination is null ? "unavailable" : "active";
                 routes.Add(new RouteConfig
                 {
                     RouteId = "site-" + id,
@@ -217,9 +219,10 @@ public sealed class EdgeServer(
             {
                 Problem = app is null && health.StartedAt is null ? health.Problem : null,
                 Routes = routed.Count,
-                Active = routed.Count(s => !s.Suspended && s.Destination is not null),
+                Active = routed.Count(s => !s.Suspended && !s.OverAllowance && s.Destination is not null),
                 Suspended = routed.Count(s => s.Suspended),
-                Unavailable = routed.Count(s => !s.Suspended && s.Destination is null),
+                Unavailable = routed.Count(s => !s.Suspended && !s.OverAllowance && s.Destination is null),
+                OverAllowance = routed.Count(s => !s.Suspended && s.OverAllowance),
                 Certificates = [.. routed.Where(s => s.CertificatePem is not null).Select(s => new EdgeCertificateView(s.SiteId, s.Names, certs[s.Names[0]].TargetCertificate.NotAfter.ToUniversalTime())).OrderBy(c => c.NotAfter)],
                 LastReloadAt = clock.GetUtcNow().UtcDateTime,
             });
@@ -246,6 +249,17 @@ public sealed class EdgeServer(
         if (batch.Count > 0)
         {
             await directory.AddTrafficAsync(clock.GetUtcNow().UtcDateTime, batch, cancellationToken);
+
+            // A tenant who just used up their plan's traffic gets the bandwidth page from the next request on, not at the next reload.
+            var over = (await directory.SpacesOverAllowanceAsync(cancellationToken)).ToHashSet();
+            if (!over.SetEquals(overAllowance))
+            {
+                overAllowance = over;
+                if (provider is not null)
+                {
+                    await ReloadAsync(cancellationToken);
+                }
+            }
         }
     }
 
@@ -319,6 +333,9 @@ public sealed class EdgeServer(
             {
                 case "suspended":
                     await PageAsync(context, StatusCodes.Status503ServiceUnavailable, "Website suspended", "This website is suspended. If it is yours, see your hosting account.");
+                    return;
+                case "over-allowance":
+                    await PageAsync(context, 509, "Bandwidth limit reached", "This website has used its hosting plan's traffic for this month. If it is yours, see your hosting account.");
                     return;
                 case "unavailable":
                     await PageAsync(context, StatusCodes.Status502BadGateway, "Website not available yet", "This website's server is being set up or is not running.");

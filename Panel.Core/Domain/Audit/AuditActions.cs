@@ -144,6 +144,12 @@ public static class AuditActions
     /// <summary>A tenant's hosting was terminated (dunning deleted their container): sites, names, certificates and the space removed.</summary>
     public const string HostingTerminated = "hosting.terminate";
 
+    /// <summary>A tenant moved their hosting to another plan (the container is resized to it).</summary>
+    public const string HostingPlanChanged = "hosting.change-plan";
+
+    /// <summary>A tenant (or an admin for them) cancelled their hosting: container deleted, sites and space removed.</summary>
+    public const string HostingCancelled = "hosting.cancel";
+
     /// <summary>A hosting request was refused (bad domain, taken, over the plan, bad zip); nothing changed.</summary>
     public const string HostingRefused = "hosting.refused";
 

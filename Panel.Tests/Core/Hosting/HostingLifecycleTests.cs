@@ -30,13 +30,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
         var planId = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web L " + Guid.NewGuid().ToString("N")[..6], 3, 256 * MiB, null, 1, 128 * MiB, 9.99m), ct);
         var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest($"shop-{Guid.NewGuid():N}"[..15] + ".test", PlanId: planId), ct);
-        int boxId;
-        await using (var db = node.Database.CreateContext())
-        {
-            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
-            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
-            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
-        }
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
 
         var http = HostingTests.FreePort();
         await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
@@ -117,12 +111,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
 
             await scope.ServiceProvider.GetRequiredService<SettingsService>().SetDunningAsync(Actor.System, new DunningSettings(false, [3], [1], 14, 60), CancellationToken.None);
 
-            var box = await node.VpsAsync(boxId);
-            if (box.Status != VpsStatus.Deleted)
-            {
-                await WaitIdleAsync(boxId);
-                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, boxId, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
-            }
+            await RemoveBoxesAsync(vpses, [boxId]);
         }
     }
 
@@ -140,13 +129,7 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         var domain = $"gone-{Guid.NewGuid():N}"[..15] + ".test";
         var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest(domain, ["www." + domain], planId), ct);
         var second = await hosting.AddSiteAsync(tenant, new AddSiteRequest("blog." + domain), ct);
-        int boxId;
-        await using (var db = node.Database.CreateContext())
-        {
-            boxId = await db.HostingSpaces.Where(s => s.OwnerId == tenant.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
-            var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync(ct);
-            (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
-        }
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
 
         var http = HostingTests.FreePort();
         await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
@@ -214,14 +197,161 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
                 await hosting.TerminateAsync(Actor.System, owner.UserId!.Value, "test cleanup", CancellationToken.None); // no exec: the container may still be starting
             }
 
-            foreach (var id in new[] { (int?)boxId, otherBox }.OfType<int>())
+            await RemoveBoxesAsync(vpses, new[] { (int?)boxId, otherBox }.OfType<int>());
+        }
+    }
+
+    [Fact]
+    public async Task A_tenant_moves_to_a_plan_that_holds_their_sites_and_cancelling_removes_the_hosting_and_its_container()
+    {
+        node.Require();
+        var ct = TestContext.Current.CancellationToken;
+        var tenant = await node.NewCustomerAsync();
+        var other = await node.NewCustomerAsync();
+        var (scope, hosting) = node.Resolve<HostingService>();
+        await using var _ = scope;
+        var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
+        var tag = Guid.NewGuid().ToString("N")[..6];
+        var small = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web S " + tag, 2, 256 * MiB, null, 1, 128 * MiB, 3.00m), ct);
+        var single = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 1 " + tag, 1, 512 * MiB, null, 1, 128 * MiB, 2.00m), ct);
+        var tiny = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web T " + tag, 5, 128 * MiB, null, 1, 128 * MiB, 1.00m), ct);
+        var big = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web B " + tag, 5, 512 * MiB, null, 2, 256 * MiB, 8.00m), ct);
+        var domain = $"move-{Guid.NewGuid():N}"[..15] + ".test";
+        var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest(domain, ["www." + domain], small), ct);
+        await hosting.AddSiteAsync(tenant, new AddSiteRequest("blog." + domain), ct);
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
+
+        try
+        {
+            // Plans that cannot hold what the tenant has are refused with the reason; nothing changes.
+            (await Should.ThrowAsync<PanelRefusedException>(() => hosting.ChangePlanAsync(tenant, single, ct))).Message.ShouldContain("allows 1 site and you have 2");
+            (await Should.ThrowAsync<PanelRefusedException>(() => hosting.ChangePlanAsync(tenant, tiny, ct))).Message.ShouldContain("can only grow");
+            (await Should.ThrowAsync<PanelRefusedException>(() => hosting.ChangePlanAsync(tenant, small, ct))).Message.ShouldContain("already has");
+            (await Should.ThrowAsync<PanelRefusedException>(() => hosting.ChangePlanAsync(other, big, ct))).Message.ShouldContain("no hosting yet");
+            (await hosting.SpaceAsync(tenant, ct))!.PlanName.ShouldBe("Web S " + tag);
+            (await node.VpsAsync(boxId)).BusyOperationId.ShouldBeNull();
+
+            // A bigger plan: the container is resized to its compute plan by the ordinary resize operation.
+            var moved = await hosting.ChangePlanAsync(tenant, big, ct);
+            moved.PlanName.ShouldBe("Web B " + tag);
+            moved.MaxSites.ShouldBe(5);
+            long resizeOp;
+            await using (var db = node.Database.CreateContext())
             {
-                await WaitIdleAsync(id);
-                if ((await node.VpsAsync(id)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
+                resizeOp = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Resize).Select(o => o.Id).SingleAsync(ct);
+                (await db.AuditEvents.CountAsync(a => a.Action == AuditActions.HostingPlanChanged && a.Target == $"user:{tenant.UserId}", ct)).ShouldBe(1);
+                (await db.AuditEvents.CountAsync(a => a.Action == AuditActions.HostingRefused && a.Target == $"user:{tenant.UserId}", ct)).ShouldBe(3);
+            }
+
+            (await node.WaitAsync(resizeOp, 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            var box = await node.VpsAsync(boxId);
+            (box.Vcpus, box.MemoryBytes, box.DiskBytes).ShouldBe((2, 256 * MiB, 512 * MiB));
+            (await vpses.ListAsync(tenant, ct)).ShouldNotContain(v => v.Id == boxId);
+
+            // Cancelling: only the tenant (or an admin) may; it deletes the container and frees the names at once.
+            await Should.ThrowAsync<UnauthorizedAccessException>(() => hosting.CancelAsync(other, tenant.UserId, ct));
+            var removed = await hosting.CancelAsync(tenant, cancellationToken: ct);
+            removed.ShouldBe([domain, "www." + domain, "blog." + domain], ignoreOrder: true);
+            (await hosting.SpaceAsync(tenant, ct)).ShouldBeNull();
+            (await hosting.ListAsync(tenant, ct)).ShouldBeEmpty();
+            (await vpses.ListAsync(tenant, ct)).ShouldNotContain(v => v.Id == boxId); // not a server of theirs while it is deleted either
+            await Should.ThrowAsync<PanelNotFoundException>(() => vpses.GetAsync(tenant, boxId, ct));
+            long deleteOp;
+            await using (var db = node.Database.CreateContext())
+            {
+                deleteOp = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Delete).Select(o => o.Id).SingleAsync(ct);
+                (await db.SiteDomains.AnyAsync(d => d.Name.EndsWith(domain), ct)).ShouldBeFalse();
+                (await db.EdgeCertificates.AnyAsync(c => c.SiteId == site.Id, ct)).ShouldBeFalse();
+                (await db.AuditEvents.CountAsync(a => a.Action == AuditActions.HostingCancelled && (a.Target == $"site:{site.Id}" || a.Target == $"user:{tenant.UserId}"), ct)).ShouldBe(2);
+            }
+
+            (await node.WaitAsync(deleteOp, 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            (await Should.ThrowAsync<PanelRefusedException>(() => hosting.CancelAsync(tenant, cancellationToken: ct))).Message.ShouldContain("no hosting to cancel");
+
+            // The names are free for anyone again.
+            (await hosting.AddSiteAsync(other, new AddSiteRequest(domain, PlanId: small), ct)).Domain.ShouldBe(domain);
+            await using (var db = node.Database.CreateContext())
+            {
+                var otherBox = await db.HostingSpaces.Where(s => s.OwnerId == other.UserId).Select(s => s.VpsId!.Value).SingleAsync(ct);
+                await WaitIdleAsync(otherBox); // its provisioning: a busy container is not cancelled under it
+            }
+
+            (await hosting.CancelAsync(Actor.System, other.UserId, ct)).ShouldBe([domain]);
+        }
+        finally
+        {
+            foreach (var owner in new[] { tenant, other })
+            {
+                await hosting.TerminateAsync(Actor.System, owner.UserId!.Value, "test cleanup", CancellationToken.None);
+            }
+
+            await using var db = node.Database.CreateContext();
+            var boxes = await db.Vpses.Where(v => v.OwnerId == tenant.UserId || v.OwnerId == other.UserId).Select(v => v.Id).ToListAsync(CancellationToken.None);
+            await RemoveBoxesAsync(vpses, boxes);
+        }
+    }
+
+    [Fact]
+    public async Task A_tenant_who_used_up_the_plans_monthly_traffic_gets_the_bandwidth_page_until_a_bigger_plan()
+    {
+        node.Require();
+        var ct = TestContext.Current.CancellationToken;
+        var tenant = await node.NewCustomerAsync();
+        var (scope, hosting) = node.Resolve<HostingService>();
+        await using var _ = scope;
+        var vpses = scope.ServiceProvider.GetRequiredService<VpsService>();
+        var tag = Guid.NewGuid().ToString("N")[..6];
+        var small = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 64K " + tag, 2, 256 * MiB, 64 * 1024, 1, 128 * MiB, 1.00m), ct);
+        var more = await hosting.CreatePlanAsync(Actor.System, new HostingPlanRequest("Web 10M " + tag, 2, 256 * MiB, 10 * MiB, 1, 128 * MiB, 2.00m), ct);
+        var site = await hosting.AddSiteAsync(tenant, new AddSiteRequest($"busy-{Guid.NewGuid():N}"[..15] + ".test", PlanId: small), ct);
+        var boxId = await ProvisionedBoxAsync(tenant.UserId!.Value);
+
+        var http = HostingTests.FreePort();
+        await using var edge = HostingTests.NewEdge(node, new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } });
+        await edge.StartAsync(ct);
+        try
+        {
+            var page = new string('x', 20_000);
+            using (var zip = SiteArchiveTests.Zip(("index.html", page, 0)))
+            {
+                await hosting.UploadAsync(tenant, site.Id, zip, ct);
+            }
+
+            // Three pages (60 KB and headers) stay under 64 KiB; the fourth crosses it: once counted, the bandwidth page.
+            for (var i = 0; i < 3; i++)
+            {
+                (await HostingTests.CurlAsync(site.Domain, http, "/")).ShouldBe((200, page));
+            }
+
+            await edge.FlushAsync(ct);
+            (await HostingTests.CurlAsync(site.Domain, http, "/")).ShouldBe((200, page));
+            await edge.FlushAsync(ct);
+            var over = await HostingTests.CurlAsync(site.Domain, http, "/");
+            over.Status.ShouldBe(509);
+            over.Body.ShouldContain("Bandwidth limit reached");
+            hosting.EdgeHealth(Actor.System).OverAllowance.ShouldBe(1);
+            (await hosting.GetAsync(tenant, site.Id, ct)).BytesThisMonth.ShouldBeGreaterThanOrEqualTo(64 * 1024);
+
+            // A plan with more traffic lifts it at once (the change signals the edge).
+            await hosting.ChangePlanAsync(tenant, more, ct);
+            var served = false;
+            for (var i = 0; i < 50 && !served; i++)
+            {
+                served = await HostingTests.CurlAsync(site.Domain, http, "/") == (200, page);
+                if (!served)
                 {
-                    (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+                    await Task.Delay(200, ct);
                 }
             }
+
+            served.ShouldBeTrue("the site stayed on the bandwidth page for 10 s after the plan grew");
+            hosting.EdgeHealth(Actor.System).OverAllowance.ShouldBe(0);
+        }
+        finally
+        {
+            await edge.StopAsync(CancellationToken.None);
+            await hosting.TerminateAsync(Actor.System, tenant.UserId!.Value, "test cleanup", CancellationToken.None);
+            await RemoveBoxesAsync(vpses, [boxId]);
         }
     }
 
@@ -239,6 +369,29 @@ public sealed class HostingLifecycleTests(NodeHostFixture node)
         }
 
         return false;
+    }
+
+    /// <summary>The tenant's hosting container, once its provisioning succeeded.</summary>
+    private async Task<int> ProvisionedBoxAsync(Guid ownerId)
+    {
+        await using var db = node.Database.CreateContext();
+        var boxId = await db.HostingSpaces.Where(s => s.OwnerId == ownerId).Select(s => s.VpsId!.Value).SingleAsync();
+        var provision = await db.Operations.Where(o => o.VpsId == boxId && o.Kind == OperationKind.Provision).Select(o => o.Id).SingleAsync();
+        (await node.WaitAsync(provision)).Status.ShouldBe(OperationStatus.Succeeded);
+        return boxId;
+    }
+
+    /// <summary>Deletes these containers (after what runs on them) unless they are gone already.</summary>
+    private async Task RemoveBoxesAsync(VpsService vpses, IEnumerable<int> ids)
+    {
+        foreach (var id in ids)
+        {
+            await WaitIdleAsync(id);
+            if ((await node.VpsAsync(id)).Status is not (VpsStatus.Deleted or VpsStatus.Deleting))
+            {
+                (await node.WaitAsync(await vpses.DeleteAsync(Actor.System, id, CancellationToken.None), 90)).Status.ShouldBe(OperationStatus.Succeeded);
+            }
+        }
     }
 
     private async Task WaitIdleAsync(int vpsId)

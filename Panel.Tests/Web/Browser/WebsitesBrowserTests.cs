@@ -14,7 +14,7 @@ namespace Panel.Tests.Web.Browser;
 /// A customer adds a website in the browser (bad input shown on the form), watches its container come up,
 /// uploads a zip and sees the site listed; curl through the panel's real edge gets the content, and the
 /// request shows in the site's recent requests. Another customer cannot open it; the admin finds it among
-/// all websites beside the edge's health; the customer deletes it.
+/// all websites beside the edge's health; the customer deletes it, moves to a bigger plan and cancels the hosting.
 /// </summary>
 public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTest(fixture)
 {
@@ -26,6 +26,8 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
             await scope.ServiceProvider.GetRequiredService<CatalogService>().SeedDefaultsAsync();
             await scope.ServiceProvider.GetRequiredService<HostingService>().CreatePlanAsync(Actor.System,
                 new HostingPlanRequest("Web Browser", 2, 256L << 20, null, 1, 128L << 20, 3.50m));
+            await scope.ServiceProvider.GetRequiredService<HostingService>().CreatePlanAsync(Actor.System,
+                new HostingPlanRequest("Web Browser Plus", 5, 512L << 20, null, 1, 192L << 20, 6.00m));
         }
 
         await Fixture.WaitForNodeAsync();
@@ -145,6 +147,7 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
             await admin.Page.FillAsync("#password", PanelProcess.AdminPassword);
             await admin.Page.ClickAsync("[data-testid=login-submit]");
             await Assertions.Expect(admin.Page.GetByTestId("signed-in-as")).ToHaveTextAsync(PanelProcess.AdminEmail);
+            await Interactive(admin.Page, "admin");
             await admin.Page.GetByTestId("nav-admin-sites").ClickAsync();
             await Interactive(admin.Page, "admin/sites");
             await Assertions.Expect(admin.Page.Locator("[data-testid=edge-health][data-running=true]")).ToBeVisibleAsync();
@@ -165,6 +168,45 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await page.WaitForURLAsync(ListUrl());
         await Assertions.Expect(page.GetByTestId("sites-empty")).ToBeVisibleAsync();
         (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/")).Status.ShouldBe(404);
+
+        // A bigger plan (confirmed, with its price): the space shows it at once and the container is resized.
+        await page.Locator("[data-testid=change-plans] [data-plan='Web Browser Plus']").ClickAsync();
+        await page.GetByTestId("change-plan-submit").ClickAsync();
+        await Assertions.Expect(page.Locator(".mud-dialog-container")).ToContainTextAsync("6.00 a month");
+        await page.Locator(".mud-dialog-container").GetByRole(AriaRole.Button, new() { Name = "Change plan", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("space-plan")).ToHaveTextAsync("Web Browser Plus");
+        await Assertions.Expect(page.GetByTestId("space-sites")).ToHaveTextAsync("0 of 5");
+        await WaitContainerIdleAsync();
+
+        // Cancelled (confirmed): the hosting space goes, the form offers the plans again for a new start.
+        await page.GetByTestId("hosting-cancel").ClickAsync();
+        await page.Locator(".mud-dialog-container").GetByRole(AriaRole.Button, new() { Name = "Cancel hosting", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("hosting-space")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByTestId("site-plans")).ToBeVisibleAsync();
+        await using var check = Fixture.Database.CreateContext();
+        (await check.Operations.AnyAsync(o => o.Kind == OperationKind.Resize && o.Status == OperationStatus.Succeeded && o.VpsId != null && HostingBoxes(check).Contains(o.VpsId.Value))).ShouldBeTrue();
+        (await check.Operations.AnyAsync(o => o.Kind == OperationKind.Delete && o.VpsId != null && HostingBoxes(check).Contains(o.VpsId.Value))).ShouldBeTrue();
+    }
+
+    /// <summary>The VPS rows of hosting containers (those on a hosting plan's compute plan), also after their space went.</summary>
+    private static IQueryable<int> HostingBoxes(Panel.Core.Persistence.PanelDbContext db)
+        => db.Vpses.Where(v => db.HostingPlans.Any(h => h.ComputePlanId == v.PlanId)).Select(v => v.Id);
+
+    /// <summary>Waits (up to 90 s) until no operation runs on a hosting container.</summary>
+    private async Task WaitContainerIdleAsync()
+    {
+        for (var i = 0; i < 450; i++)
+        {
+            await using var db = Fixture.Database.CreateContext();
+            if (!await db.Vpses.AnyAsync(v => HostingBoxes(db).Contains(v.Id) && v.BusyOperationId != null))
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException("a hosting container stayed busy for 90 s");
     }
 
     /// <summary>Deletes the hosting containers the test made (through the panel's jobs) and waits until they are gone.</summary>
@@ -173,7 +215,7 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         List<int> boxes;
         await using (var db = Fixture.Database.CreateContext())
         {
-            boxes = await db.HostingSpaces.Where(s => s.VpsId != null).Select(s => s.VpsId!.Value).ToListAsync();
+            boxes = await HostingBoxes(db).ToListAsync();
         }
 
         var (scope, vpses) = Fixture.Resolve<VpsService>();

@@ -48,6 +48,9 @@ public sealed partial class SiteList : IAsyncDisposable
         }
     }
 
+    /// <summary>The sites' traffic this month as the edge counted it (what the plan's allowance is held against).</summary>
+    private long TrafficThisMonth => sites?.Sum(s => s.BytesThisMonth) ?? 0;
+
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
         space = await Hosting.SpaceAsync(actor, cancellationToken);
