@@ -14,6 +14,12 @@ namespace Panel.Core.Hosting;
 /// <param name="KeyPem">Its private key (PEM).</param>
 public sealed record EdgeSite(int SiteId, IReadOnlyList<string> Names, bool Suspended, string? Destination, string? CertificatePem, string? KeyPem);
 
+/// <summary>A hosting space as the SFTP gateway forwards it.</summary>
+/// <param name="SpaceId">The space.</param>
+/// <param name="Port">Its port on the gateway.</param>
+/// <param name="Destination">Its container's IPv4 address (port 22 there), or null while the container has none or does not run (suspended included).</param>
+public sealed record SftpRoute(int SpaceId, int Port, string? Destination);
+
 /// <summary>What the edge reads from the database: the routes, and where the byte counts go.</summary>
 public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory)
 {
@@ -36,6 +42,20 @@ public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory)
             r.Id, r.Names, r.Status == SiteStatus.Suspended || r.ContainerSuspended,
             r.Running && r.Address is not null ? $"http://{r.Address}:{r.Port}/" : null,
             r.Cert?.CertificatePem, r.Cert?.KeyPem))];
+    }
+
+    /// <summary>Every hosting space's SFTP gateway port and where it leads.</summary>
+    public async Task<IReadOnlyList<SftpRoute>> LoadSftpAsync(CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var rows = await db.HostingSpaces.AsNoTracking().OrderBy(s => s.Id).Select(s => new
+        {
+            s.Id,
+            s.SftpPort,
+            Running = s.Vps != null && s.Vps.Status == VpsStatus.Running,
+            Address = s.Vps == null ? null : s.Vps.Addresses.Where(a => a.Pool.Family == 4).Select(a => a.Address).FirstOrDefault(),
+        }).ToListAsync(cancellationToken);
+        return [.. rows.Select(r => new SftpRoute(r.Id, r.SftpPort, r.Running && r.Address is not null ? r.Address.ToString() : null))];
     }
 
     /// <summary>Adds counted bytes to each site's row of the hour (sites deleted meanwhile are skipped).</summary>

@@ -1900,6 +1900,15 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("plan_id");
 
+                    b.Property<string>("SftpPasswordHash")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("sftp_password_hash");
+
+                    b.Property<int>("SftpPort")
+                        .HasColumnType("integer")
+                        .HasColumnName("sftp_port");
+
                     b.Property<int?>("VpsId")
                         .HasColumnType("integer")
                         .HasColumnName("vps_id");
@@ -1913,6 +1922,10 @@ namespace Panel.Core.Persistence.Migrations
 
                     b.HasIndex("PlanId")
                         .HasDatabaseName("ix_hosting_spaces_plan_id");
+
+                    b.HasIndex("SftpPort")
+                        .IsUnique()
+                        .HasDatabaseName("ix_hosting_spaces_sftp_port");
 
                     b.HasIndex("VpsId")
                         .HasDatabaseName("ix_hosting_spaces_vps_id");
@@ -1928,6 +1941,11 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnName("id");
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("Command")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("command");
 
                     b.Property<long>("ContentBytes")
                         .HasColumnType("bigint")
