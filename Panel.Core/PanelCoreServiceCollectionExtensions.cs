@@ -96,6 +96,7 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddSingleton<Hosting.EdgeCa>();
         services.AddSingleton<Hosting.EdgeDirectory>();
         services.AddSingleton<Hosting.HostingRuntime>();
+        services.AddSingleton<Hosting.HostingSync>();
         services.AddSingleton<Hosting.SiteAccessLog>();
         services.AddSingleton<Hosting.SiteFiles>();
         services.AddSingleton<Hosting.EdgeStatus>();

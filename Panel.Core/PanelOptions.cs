@@ -128,6 +128,15 @@ public sealed class EdgeOptions
     /// </summary>
     public int CacheMilliseconds { get; set; } = 1000;
 
+    /// <summary>Where the SFTP gateway listens (one port per hosting space, forwarded to the space's container, port 22); empty: no gateway.</summary>
+    public string SftpAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>The first gateway port a hosting space gets (each new space the lowest free one from here).</summary>
+    public int SftpFirstPort { get; set; } = 2201;
+
+    /// <summary>The host name customers are shown for SFTP (<c>sftp -P PORT web@HOST</c>); empty: <see cref="SftpAddress"/>.</summary>
+    public string SftpHost { get; set; } = "";
+
     /// <summary>Seconds between reloads of the routes from the database when no change was signalled (other processes' changes).</summary>
     public int ReloadSeconds { get; set; } = 30;
 

@@ -7,7 +7,7 @@
 # image_forms), listed in the manifest's "formats".
 
 IMAGE_VERSION_busybox=3
-IMAGE_VERSION_debian12=2
+IMAGE_VERSION_debian12=3
 
 image_manifest() { # name dir version
   local name="$1" dir="$2" version="$3" size sum
@@ -94,9 +94,10 @@ build_debian12() {
   image_fresh debian-12 "$IMAGE_VERSION_debian12" && { echo "image debian-12: up to date"; return 0; }
   rm -rf "$STATE_DIR"/images/.debian-12.*  # leftovers of an interrupted build
   local tmp; tmp="$(mktemp -d "$STATE_DIR/images/.debian-12.XXXXXX")"
-  say "debootstrap bookworm (minbase + sysvinit + openssh-server), about 30 s"
+  say "debootstrap bookworm (minbase + sysvinit + openssh-server + busybox-static), about 30 s"
+  # busybox-static: its httpd serves the static sites of hosting containers (which run this image).
   if ! debootstrap --variant=minbase \
-        --include=sysvinit-core,openssh-server,iproute2,ifupdown,procps,netbase,iputils-ping \
+        --include=sysvinit-core,openssh-server,iproute2,ifupdown,procps,netbase,iputils-ping,busybox-static \
         bookworm "$tmp/rootfs" http://deb.debian.org/debian >"$DATA/debootstrap.log" 2>&1; then
     tail -20 "$DATA/debootstrap.log" >&2
     die "debootstrap failed (log: $DATA/debootstrap.log)"

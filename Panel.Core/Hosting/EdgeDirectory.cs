@@ -15,6 +15,12 @@ namespace Panel.Core.Hosting;
 /// <param name="OverAllowance">Whether its tenant's sites have used up their hosting plan's monthly traffic (the edge answers with the bandwidth page until the month ends or the plan grows).</param>
 public sealed record EdgeSite(int SiteId, IReadOnlyList<string> Names, bool Suspended, string? Destination, string? CertificatePem, string? KeyPem, bool OverAllowance = false);
 
+/// <summary>A hosting space as the SFTP gateway forwards it.</summary>
+/// <param name="SpaceId">The space.</param>
+/// <param name="Port">Its port on the gateway.</param>
+/// <param name="Destination">Its container's IPv4 address (port 22 there), or null while the container has none or does not run (suspended included).</param>
+public sealed record SftpRoute(int SpaceId, int Port, string? Destination);
+
 /// <summary>What the edge reads from the database: the routes, and where the byte counts go.</summary>
 public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory, TimeProvider clock)
 {
@@ -57,6 +63,20 @@ public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory, T
             .Where(s => db.SiteTraffic.Where(t => t.HourStart >= month && db.Sites.Any(x => x.Id == t.SiteId && x.SpaceId == s.Id))
                 .Sum(t => t.RequestBytes + t.ResponseBytes) >= s.Plan.MonthlyBandwidthBytes)
             .Select(s => s.Id).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Every hosting space's SFTP gateway port and where it leads.</summary>
+    public async Task<IReadOnlyList<SftpRoute>> LoadSftpAsync(CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var rows = await db.HostingSpaces.AsNoTracking().OrderBy(s => s.Id).Select(s => new
+        {
+            s.Id,
+            s.SftpPort,
+            Running = s.Vps != null && s.Vps.Status == VpsStatus.Running,
+            Address = s.Vps == null ? null : s.Vps.Addresses.Where(a => a.Pool.Family == 4).Select(a => a.Address).FirstOrDefault(),
+        }).ToListAsync(cancellationToken);
+        return [.. rows.Select(r => new SftpRoute(r.Id, r.SftpPort, r.Running && r.Address is not null ? r.Address.ToString() : null))];
     }
 
     /// <summary>Adds counted bytes to each site's row of the hour (sites deleted meanwhile are skipped).</summary>

@@ -110,7 +110,7 @@ public sealed class SiteFiles(DriverRegistry drivers)
             rm -f "$target.vpspanel-new"
             base64 -d > "$target.vpspanel-new" && mv -f "$target.vpspanel-new" "$target"
             """;
-        return SumSizes(await RunAsync(engineId, siteId, script + Total, rel, [], Convert.ToBase64String(content, Base64FormattingOptions.InsertLineBreaks), cancellationToken));
+        return SumSizes(await RunAsync(engineId, siteId, script + Total, rel, [], Convert.ToBase64String(content), cancellationToken));
     }
 
     /// <summary>Deletes a file or a folder with everything in it (never the site folder itself); returns the site's content bytes after it.</summary>

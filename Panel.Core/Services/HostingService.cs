@@ -27,16 +27,20 @@ public sealed partial class HostingService(
     SiteAccessLog accessLog,
     EdgeStatus edgeStatus,
     SiteFiles files,
+    HostingSync sync,
+    PanelOptions options,
     AuditLog audit,
     IBackgroundJobClient jobs,
-    PanelOptions options,
     TimeProvider clock)
 {
     /// <summary>Whether the installation has an ACME server configured, so sites may choose "Let's Encrypt".</summary>
     public bool AcmeConfigured => options.Acme.Enabled;
 
-    /// <summary>The image tenant containers run (busybox: its httpd serves the static sites).</summary>
-    public const string RuntimeImage = "busybox";
+    /// <summary>
+    /// The image tenant containers run: Debian 12 (its OpenSSH serves SFTP, chrooted; busybox-static's httpd serves
+    /// the static sites; a dynamic site's command has a Debian userland).
+    /// </summary>
+    public const string RuntimeImage = "debian-12";
 
     /// <summary>The first port a site's web server gets inside the container.</summary>
     public const int FirstPort = 8001;
@@ -130,7 +134,7 @@ public sealed partial class HostingService(
     }
 
     /// <summary>
-    /// Adds a static site by domain (and aliases). The caller's first site needs a plan and creates their
+    /// Adds a site (static, or dynamic with a start command) by domain (and aliases). The caller's first site needs a plan and creates their
     /// space and its container; later sites count against the plan's site limit.
     /// </summary>
     public async Task<SiteView> AddSiteAsync(Actor actor, AddSiteRequest request, CancellationToken cancellationToken = default)
@@ -151,6 +155,13 @@ public sealed partial class HostingService(
     private async Task<SiteView> AddSiteCoreAsync(Actor actor, Guid ownerId, AddSiteRequest request, CancellationToken cancellationToken)
     {
         var domain = DomainName.Normalize(request.Domain);
+        var kind = request.Kind;
+        var command = kind switch
+        {
+            SiteKind.Static => null,
+            SiteKind.Dynamic => SiteCommand.Check(request.Command),
+            _ => throw new PanelRefusedException("Choose a static site or one served by your own web server.", "Kind"),
+        };
         var aliases = (request.Aliases ?? []).Select(a => DomainName.Normalize(a, "Aliases")).Distinct(StringComparer.Ordinal).ToList();
         if (aliases.Contains(domain))
         {
@@ -174,16 +185,7 @@ public sealed partial class HostingService(
                 throw new PanelRefusedException("Choose one of the hosting plans on offer for your first site.", "PlanId");
             }
 
-            space = new HostingSpace { OwnerId = ownerId, PlanId = plan.Id, Plan = plan, CreatedAt = now };
-            db.HostingSpaces.Add(space);
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-            {
-                throw new PanelRefusedException("Your hosting space is being set up by another request; try again in a moment.");
-            }
+            space = await NewSpaceAsync(db, ownerId, plan, now, cancellationToken);
         }
 
         Site site;
@@ -203,7 +205,7 @@ public sealed partial class HostingService(
                 port++;
             }
 
-            site = new Site { SpaceId = space.Id, Domain = domain, Kind = SiteKind.Static, Port = port, CreatedAt = now };
+            site = new Site { SpaceId = space.Id, Domain = domain, Kind = kind, Command = command, Port = port, CreatedAt = now };
             site.Names.AddRange(names.Select(n => new SiteDomain { Name = n, IsPrimary = n == domain }));
             db.Sites.Add(site);
             try
@@ -231,9 +233,119 @@ public sealed partial class HostingService(
 
         await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{site.Id}", "added " + string.Join(", ", names), cancellationToken);
         await ca.IssueAsync(site.Id, cancellationToken);
-        await TrySyncAsync(space.Id, cancellationToken);
+        await TrySyncAsync(space.Id, cancellationToken: cancellationToken);
         signal.Notify();
         return await GetAsync(actor, site.Id, cancellationToken);
+    }
+
+    // A tenant's new space, with the lowest free SFTP gateway port (two spaces made at once may pick the same one: the
+    // unique index refuses the second, which takes the next).
+    private async Task<HostingSpace> NewSpaceAsync(PanelDbContext db, Guid ownerId, HostingPlan plan, DateTime now, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var first = options.Edge.SftpFirstPort;
+            var used = (await db.HostingSpaces.Where(s => s.SftpPort >= first).Select(s => s.SftpPort).ToListAsync(cancellationToken)).ToHashSet();
+            var port = first;
+            while (used.Contains(port))
+            {
+                port++;
+            }
+
+            if (port > 65535)
+            {
+                throw new PanelRefusedException("No SFTP port is free for a new hosting space; ask an administrator.");
+            }
+
+            var space = new HostingSpace { OwnerId = ownerId, PlanId = plan.Id, Plan = plan, SftpPort = port, CreatedAt = now };
+            db.HostingSpaces.Add(space);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return space;
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: var c })
+            {
+                db.HostingSpaces.Remove(space);
+                if (c?.Contains("sftp_port", StringComparison.Ordinal) != true || attempt >= 10)
+                {
+                    throw new PanelRefusedException("Your hosting space is being set up by another request; try again in a moment.");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets (or, with null, clears) the SFTP password of the caller's hosting space (8-128 characters). The container's
+    /// <c>chpasswd</c> gets it on stdin; the panel keeps only the hash the container made, so a re-created container
+    /// gets it back. The SFTP user's keys are the caller's saved SSH keys either way.
+    /// </summary>
+    public async Task<HostingSpaceView> SetSftpPasswordAsync(Actor actor, string? password, CancellationToken cancellationToken = default)
+    {
+        var ownerId = Require.User(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var space = await db.HostingSpaces.FirstOrDefaultAsync(s => s.OwnerId == ownerId, cancellationToken)
+            ?? throw new PanelRefusedException("Add a website first: SFTP reaches your websites' folders.");
+        try
+        {
+            if (password is null)
+            {
+                space.SftpPasswordHash = null;
+                await db.SaveChangesAsync(cancellationToken);
+                await TrySyncAsync(space.Id, servers: false, cancellationToken);
+            }
+            else
+            {
+                var checkedPassword = SftpPassword.Check(password);
+                var container = await ContainerAsync(space.Id, cancellationToken)
+                    ?? throw new PanelRefusedException("The server for your websites is not running, so the SFTP password cannot be set right now.");
+                space.SftpPasswordHash = await runtime.SetPasswordAsync(container.EngineId, checkedPassword, cancellationToken);
+                await db.SaveChangesAsync(cancellationToken);
+            }
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"hosting_space:{space.Id}", "SFTP password: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"hosting_space:{space.Id}", password is null ? "SFTP password cleared" : "SFTP password set", cancellationToken);
+        return (await SpaceAsync(actor, cancellationToken))!;
+    }
+
+    /// <summary>Changes a dynamic site's start command (its server restarts with it).</summary>
+    public async Task<SiteView> SetCommandAsync(Actor actor, int siteId, string command, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        try
+        {
+            if (site.Kind != SiteKind.Dynamic)
+            {
+                throw new PanelRefusedException($"{site.Domain} is a static site: its files are served as they are, it has no start command.", "Command");
+            }
+
+            site.Command = SiteCommand.Check(command);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(actor, AuditActions.HostingRefused, $"site:{siteId}", "start command: " + ex.Message, cancellationToken);
+            throw;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{siteId}", "start command: " + site.Command, cancellationToken);
+        await TrySyncAsync(site.SpaceId, cancellationToken: cancellationToken);
+        signal.Notify();
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
+    /// <summary>The end of a site's server log (starts, exits and its output; the owner or an admin), or "" while its container does not run.</summary>
+    public async Task<string> ServerLogAsync(Actor actor, int siteId, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        return await ContainerAsync(site.SpaceId, cancellationToken) is { } container ? await runtime.LogTailAsync(container.EngineId, site.Id, cancellationToken) : "";
     }
 
     /// <summary>Adds another name to a site.</summary>
@@ -298,7 +410,7 @@ public sealed partial class HostingService(
         if (await ContainerAsync(spaceId, cancellationToken) is { } container)
         {
             await runtime.RemoveAsync(container.EngineId, siteId, cancellationToken);
-            await TrySyncAsync(spaceId, cancellationToken);
+            await TrySyncAsync(spaceId, cancellationToken: cancellationToken);
         }
     }
 
@@ -374,10 +486,12 @@ public sealed partial class HostingService(
     public async Task<HostingSpaceView?> SpaceAsync(Actor actor, CancellationToken cancellationToken = default)
     {
         var ownerId = Require.User(actor);
+        var sftpHost = options.Edge.SftpHost.Length > 0 ? options.Edge.SftpHost : options.Edge.SftpAddress;
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         return await db.HostingSpaces.Where(s => s.OwnerId == ownerId).Select(s => new HostingSpaceView(
             s.Id, s.Plan.Name, s.Plan.MaxSites, s.Sites.Count, s.Plan.DiskBytes, s.Sites.Sum(x => x.ContentBytes), s.Plan.Vcpus, s.Plan.MemoryBytes,
-            s.Plan.MonthlyBandwidthBytes, s.Vps == null ? null : s.Vps.Status, s.Vps == null ? null : s.Vps.StatusReason)).FirstOrDefaultAsync(cancellationToken);
+            s.Plan.MonthlyBandwidthBytes, s.Vps == null ? null : s.Vps.Status, s.Vps == null ? null : s.Vps.StatusReason,
+            sftpHost, s.SftpPort, s.SftpPasswordHash != null)).FirstOrDefaultAsync(cancellationToken);
     }
 
     /// <summary>Every tenant's sites (admins), paged in the database; <see cref="SiteQuery.Search"/> matches any name of a site or its owner's email.</summary>
@@ -464,7 +578,7 @@ public sealed partial class HostingService(
         await runtime.DeployAsync(container.EngineId, site.Id, content.Tar, cancellationToken);
         site.ContentBytes = content.Bytes;
         await db.SaveChangesAsync(cancellationToken);
-        await TrySyncAsync(space.Id, cancellationToken);
+        await TrySyncAsync(space.Id, cancellationToken: cancellationToken);
         await audit.RecordAsync(actor, AuditActions.HostingContent, $"site:{siteId}", $"{content.Files} files, {content.Bytes} bytes", cancellationToken);
         signal.Notify();
         return await GetAsync(actor, siteId, cancellationToken);
@@ -511,7 +625,7 @@ public sealed partial class HostingService(
         }
 
         signal.Notify(); // the edge forgets what it cached of the site
-        await TrySyncAsync(site.SpaceId, cancellationToken); // the site's first file may make its folder: its web server serves it
+        await TrySyncAsync(site.SpaceId, cancellationToken: cancellationToken); // the site's first file may make its folder: its web server serves it
         return await GetAsync(actor, siteId, cancellationToken);
     }
 
@@ -716,18 +830,9 @@ public sealed partial class HostingService(
         return vps;
     }
 
-    /// <summary>Restarts the container's web servers for the space's sites, when it runs (boot runs the same script).</summary>
-    private async Task TrySyncAsync(int spaceId, CancellationToken cancellationToken)
-    {
-        if (await ContainerAsync(spaceId, cancellationToken) is not { } container)
-        {
-            return;
-        }
-
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var sites = await db.Sites.Where(s => s.SpaceId == spaceId).OrderBy(s => s.Id).Select(s => new { s.Id, s.Port }).ToListAsync(cancellationToken);
-        await runtime.SyncAsync(container.EngineId, [.. sites.Select(s => (s.Id, s.Port))], cancellationToken);
-    }
+    /// <summary>Brings the running container in line (SFTP access, and with <paramref name="servers"/> the site servers, restarted); nothing while it does not run.</summary>
+    private Task<bool> TrySyncAsync(int spaceId, bool servers = true, CancellationToken cancellationToken = default)
+        => sync.SyncSpaceAsync(spaceId, servers, cancellationToken);
 
     private static async Task<Site> OwnedAsync(PanelDbContext db, Actor actor, int siteId, CancellationToken cancellationToken)
     {
@@ -753,7 +858,8 @@ public sealed partial class HostingService(
             s.CertificateSource,
             db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => (CertificateSource?)c.Source).FirstOrDefault(),
             db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => c.Issuer).FirstOrDefault(),
-            s.CertificateProblem));
+            s.CertificateProblem,
+            s.Command));
     }
 }
 
@@ -783,7 +889,9 @@ public sealed record HostingPlanView(int Id, string Name, int MaxSites, long Dis
 /// <param name="Domain">Its domain (Unicode or punycode).</param>
 /// <param name="Aliases">Other names it answers to.</param>
 /// <param name="PlanId">The hosting plan, needed for the caller's first site.</param>
-public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliases = null, int? PlanId = null);
+/// <param name="Kind">Static files, or a dynamic site served by the tenant's own web server process.</param>
+/// <param name="Command">A dynamic site's start command (run as <c>sh -c COMMAND</c> by the user <c>web</c> in the site folder, with <c>PORT</c> set to the port to listen on).</param>
+public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliases = null, int? PlanId = null, SiteKind Kind = SiteKind.Static, string? Command = null);
 
 /// <summary>A site as its owner (or an admin) sees it.</summary>
 /// <param name="Id">Id.</param>
@@ -806,10 +914,12 @@ public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliase
 /// <param name="CertificateIssuedBy">Who issued the certificate it has now (null before one is issued).</param>
 /// <param name="CertificateIssuer">The issuer's distinguished name of the certificate it has now.</param>
 /// <param name="CertificateProblem">Why the last ACME order failed, or null.</param>
+/// <param name="Command">A dynamic site's start command (null for static sites).</param>
 public sealed record SiteView(int Id, string Domain, IReadOnlyList<string> Aliases, SiteKind Kind, SiteStatus Status, string? StatusReason,
     int Port, long ContentBytes, Guid OwnerId, string PlanName, VpsStatus? ContainerStatus, DateTime CreatedAt,
     string OwnerEmail, string? ContainerReason, DateTime? CertificateExpiresAt, long BytesThisMonth,
-    CertificateSource CertificateSource = CertificateSource.PanelCa, CertificateSource? CertificateIssuedBy = null, string? CertificateIssuer = null, string? CertificateProblem = null)
+    CertificateSource CertificateSource = CertificateSource.PanelCa, CertificateSource? CertificateIssuedBy = null, string? CertificateIssuer = null, string? CertificateProblem = null,
+    string? Command = null)
 {
     /// <summary>What a visitor gets, from the site's and its container's status (the edge decides the same way).</summary>
     public SiteState State => Status == SiteStatus.Suspended || ContainerStatus == VpsStatus.Suspended ? SiteState.Suspended
@@ -833,8 +943,18 @@ public sealed record SiteView(int Id, string Domain, IReadOnlyList<string> Alias
 /// <param name="MonthlyBandwidthBytes">The monthly traffic allowance, or null.</param>
 /// <param name="ContainerStatus">The container's status (the "hosting runtime"), or null before it exists.</param>
 /// <param name="ContainerReason">Why it is suspended or in error.</param>
+/// <param name="SftpHost">Where customers connect by SFTP (<c>Panel:Edge:SftpHost</c>, else the gateway's address).</param>
+/// <param name="SftpPort">The space's port on the SFTP gateway.</param>
+/// <param name="SftpPasswordSet">Whether an SFTP password is set (keys work either way).</param>
 public sealed record HostingSpaceView(int Id, string PlanName, int MaxSites, int Sites, long DiskBytes, long ContentBytes, int Vcpus, long MemoryBytes,
-    long? MonthlyBandwidthBytes, VpsStatus? ContainerStatus, string? ContainerReason);
+    long? MonthlyBandwidthBytes, VpsStatus? ContainerStatus, string? ContainerReason, string SftpHost = "", int SftpPort = 0, bool SftpPasswordSet = false)
+{
+    /// <summary>The SFTP user inside the container.</summary>
+    public static string SftpUser => HostingRuntime.WebUser;
+
+    /// <summary>The command line that connects: <c>sftp -P PORT web@HOST</c>.</summary>
+    public string SftpCommand => string.Create(CultureInfo.InvariantCulture, $"sftp -P {SftpPort} {SftpUser}@{SftpHost}");
+}
 
 /// <summary>What a visitor of a site gets.</summary>
 public enum SiteState

@@ -20,7 +20,7 @@ public sealed record SshKeyView(int Id, string Name, string PublicKey, string Fi
 /// A customer's saved SSH public keys. Everyone reaches only their own keys (another's id is "not
 /// found"); keys are checked with the engine's <see cref="SshPublicKey"/> parser before they are kept.
 /// </summary>
-public sealed class SshKeyService(IDbContextFactory<PanelDbContext> dbFactory, AuditLog audit, TimeProvider clock)
+public sealed class SshKeyService(IDbContextFactory<PanelDbContext> dbFactory, AuditLog audit, Hosting.HostingSync hosting, TimeProvider clock)
 {
     /// <summary>The caller's keys, by name.</summary>
     public async Task<IReadOnlyList<SshKeyView>> ListAsync(Actor actor, CancellationToken cancellationToken = default)
@@ -91,6 +91,7 @@ public sealed class SshKeyService(IDbContextFactory<PanelDbContext> dbFactory, A
         }
 
         await audit.RecordAsync(actor, AuditActions.SshKeyAdded, $"sshkey:{key.Id}", $"{label} ({fingerprint})", cancellationToken);
+        await SyncHostingAsync(owner, cancellationToken);
         return new SshKeyView(key.Id, key.Name, key.PublicKey, key.Fingerprint, key.CreatedAt);
     }
 
@@ -104,6 +105,21 @@ public sealed class SshKeyService(IDbContextFactory<PanelDbContext> dbFactory, A
         db.SshKeys.Remove(key);
         await db.SaveChangesAsync(cancellationToken);
         await audit.RecordAsync(actor, AuditActions.SshKeyDeleted, $"sshkey:{key.Id}", $"{key.Name} ({key.Fingerprint})", cancellationToken);
+        await SyncHostingAsync(owner, cancellationToken);
+    }
+
+    // The customer's hosting space (if any) lets in exactly their saved keys by SFTP; a container that cannot be
+    // reached now gets them at its next change or start, so the key change itself stands.
+    private async Task SyncHostingAsync(Guid owner, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await hosting.SyncOwnerAsync(owner, cancellationToken);
+        }
+        catch (PanelRefusedException ex)
+        {
+            await audit.RecordAsync(Actor.System, AuditActions.HostingRefused, $"user:{owner}", "SFTP keys not applied yet: " + ex.Message, cancellationToken);
+        }
     }
 
     /// <summary>The OpenSSH SHA-256 fingerprint of a normalized key line: <c>SHA256:</c> and the unpadded base64 of the blob's hash.</summary>

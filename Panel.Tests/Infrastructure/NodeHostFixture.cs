@@ -68,6 +68,7 @@ public sealed class NodeHostFixture : IAsyncLifetime
         options.Jobs.MetricsCron = ""; // likewise the metrics tests, on a clock of their own
         options.Jobs.WorkerCount = 6;
         options.Backups.KeepPerVps = 2;
+        options.Edge.SftpFirstPort = 32201; // the tests' SFTP gateways listen from here (away from a panel running on this machine)
         Options = options;
         builder.Services.AddSingleton(options);
         builder.Services.AddPanelCore(Database.ConnectionString, options);

@@ -114,6 +114,8 @@ public sealed class PanelProcess : IAsyncDisposable
         var edgeHttps = FreePort();
         env["Panel__Edge__HttpUrl"] = $"http://127.0.0.1:{edgeHttp}";
         env["Panel__Edge__HttpsUrl"] = $"https://127.0.0.1:{edgeHttps}";
+        // Its SFTP gateway's ports start at a free one (spaces take the next ones up).
+        env["Panel__Edge__SftpFirstPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         env["Panel__Jobs__WorkerCount"] = "2";
         env["Panel__Jobs__HeartbeatSeconds"] = "1";
         // Its engine is private (state folder, bridge, subnet, nftables table), never a real node's.

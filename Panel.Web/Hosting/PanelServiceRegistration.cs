@@ -54,6 +54,9 @@ public static class PanelServiceRegistration
             // The hosting edge: its own Kestrel listeners beside the panel's (Panel:Edge).
             builder.Services.AddSingleton<Panel.Web.Edge.EdgeServer>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<Panel.Web.Edge.EdgeServer>());
+            // The SFTP gateway: a port per hosting space, forwarded to its container's sshd (Panel:Edge:SftpAddress).
+            builder.Services.AddSingleton<Panel.Web.Edge.SftpGateway>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<Panel.Web.Edge.SftpGateway>());
         }
 
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();

@@ -24,6 +24,18 @@ public sealed class HostingSpace
     /// <summary>When it was created (UTC).</summary>
     public DateTime CreatedAt { get; set; }
 
+    /// <summary>
+    /// The port of the panel's SFTP gateway that forwards to this space's container (port 22), unique; allocated
+    /// from <c>Panel:Edge:SftpFirstPort</c> when the space is made.
+    /// </summary>
+    public int SftpPort { get; set; }
+
+    /// <summary>
+    /// The crypt(3) hash of the SFTP password as the container's <c>/etc/shadow</c> holds it (never the password),
+    /// or null when none is set; kept so a re-created container gets it back (<c>chpasswd -e</c>).
+    /// </summary>
+    public string? SftpPasswordHash { get; set; }
+
     /// <summary>The sites.</summary>
     public List<Site> Sites { get; set; } = [];
 }

@@ -5,6 +5,9 @@ public enum SiteKind
 {
     /// <summary>Static files served by the container's web server.</summary>
     Static,
+
+    /// <summary>Served by the tenant's own web server process (their start command) in their container.</summary>
+    Dynamic,
 }
 
 /// <summary>Whether the edge serves a site.</summary>
@@ -53,6 +56,9 @@ public sealed class Site
 
     /// <summary>The port of its web server inside the container (unique in the space).</summary>
     public int Port { get; set; }
+
+    /// <summary>A dynamic site's start command (run by <c>sh -c</c> as the <c>web</c> user in the site folder, PORT set); null for static sites.</summary>
+    public string? Command { get; set; }
 
     /// <summary>Bytes of content last uploaded.</summary>
     public long ContentBytes { get; set; }

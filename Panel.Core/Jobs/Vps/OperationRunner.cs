@@ -89,6 +89,7 @@ public sealed class OperationRunner(
     DriverRegistry drivers,
     OperationDispatcher dispatcher,
     Panel.Core.Hosting.EdgeSignal edgeSignal,
+    Panel.Core.Hosting.HostingSync hostingSync,
     TimeProvider clock,
     ILogger<OperationRunner> logger)
 {
@@ -269,6 +270,18 @@ public sealed class OperationRunner(
         if (await db.HostingSpaces.AnyAsync(s => s.VpsId == vpsId))
         {
             edgeSignal.Notify();
+            if (status == OperationStatus.Succeeded && vpsStatus == VpsStatus.Running)
+            {
+                // A new (or re-created, restored, started) container gets the space's SFTP access and site servers.
+                try
+                {
+                    await hostingSync.SyncContainerAsync(vpsId);
+                }
+                catch (Exception ex) when (ex is PanelRefusedException or Panel.Hypervisor.EngineException or InvalidOperationException)
+                {
+                    logger.LogWarning(ex, "Syncing the hosting container of VPS {VpsId} failed; the next change of the space retries", vpsId);
+                }
+            }
         }
     }
 

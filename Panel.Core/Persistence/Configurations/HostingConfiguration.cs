@@ -24,6 +24,8 @@ internal sealed class HostingSpaceConfiguration : IEntityTypeConfiguration<Hosti
     {
         builder.ToTable("hosting_spaces");
         builder.HasIndex(s => s.OwnerId).IsUnique(); // one container per tenant
+        builder.HasIndex(s => s.SftpPort).IsUnique(); // one gateway port per space
+        builder.Property(s => s.SftpPasswordHash).HasMaxLength(200);
         builder.HasOne<PanelUser>().WithMany().HasForeignKey(s => s.OwnerId).OnDelete(DeleteBehavior.Restrict);
         builder.HasOne(s => s.Plan).WithMany().HasForeignKey(s => s.PlanId).OnDelete(DeleteBehavior.Restrict);
         builder.HasOne(s => s.Vps).WithMany().HasForeignKey(s => s.VpsId).OnDelete(DeleteBehavior.SetNull);
@@ -42,6 +44,7 @@ internal sealed class SiteConfiguration : IEntityTypeConfiguration<Site>
         builder.Property(s => s.StatusReason).HasMaxLength(500);
         builder.Property(s => s.CertificateSource).HasConversion<string>().HasMaxLength(20).HasDefaultValue(CertificateSource.PanelCa).HasSentinel((CertificateSource)(-1));
         builder.Property(s => s.CertificateProblem).HasMaxLength(1000);
+        builder.Property(s => s.Command).HasMaxLength(Hosting.SiteCommand.MaxLength);
         builder.HasIndex(s => new { s.SpaceId, s.Port }).IsUnique();
         builder.HasMany(s => s.Names).WithOne().HasForeignKey(d => d.SiteId).OnDelete(DeleteBehavior.Cascade);
     }

@@ -1996,6 +1996,15 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("plan_id");
 
+                    b.Property<string>("SftpPasswordHash")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("sftp_password_hash");
+
+                    b.Property<int>("SftpPort")
+                        .HasColumnType("integer")
+                        .HasColumnName("sftp_port");
+
                     b.Property<int?>("VpsId")
                         .HasColumnType("integer")
                         .HasColumnName("vps_id");
@@ -2009,6 +2018,10 @@ namespace Panel.Core.Persistence.Migrations
 
                     b.HasIndex("PlanId")
                         .HasDatabaseName("ix_hosting_spaces_plan_id");
+
+                    b.HasIndex("SftpPort")
+                        .IsUnique()
+                        .HasDatabaseName("ix_hosting_spaces_sftp_port");
 
                     b.HasIndex("VpsId")
                         .HasDatabaseName("ix_hosting_spaces_vps_id");
@@ -2041,6 +2054,11 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("character varying(20)")
                         .HasDefaultValue("PanelCa")
                         .HasColumnName("certificate_source");
+
+                    b.Property<string>("Command")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("command");
 
                     b.Property<long>("ContentBytes")
                         .HasColumnType("bigint")

@@ -47,7 +47,7 @@ public sealed class SiteFilesTests(NodeHostFixture node)
 
             // Write: the first file makes the folder and its web server serves it; folders are made on the way.
             (await hosting.WriteFileAsync(tenant, site.Id, "", "index.html", Text("hello files"), ct)).ContentBytes.ShouldBe(11);
-            (await Sh($"wget -qO- http://127.0.0.1:{site.Port}/")).ShouldBe("hello files");
+            (await Sh($"busybox wget -qO- http://127.0.0.1:{site.Port}/")).ShouldBe("hello files");
             await hosting.WriteFileAsync(tenant, site.Id, "docs/deep", "a.txt", Text("abc"), ct);
             await hosting.WriteFileAsync(tenant, site.Id, "/docs/", "hello wörld.txt", Text("ü"), ct);
             var root = await hosting.FilesAsync(tenant, site.Id, null, ct);

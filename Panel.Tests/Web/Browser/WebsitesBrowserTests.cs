@@ -120,6 +120,33 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await Assertions.Expect(page.GetByTestId("sites-table")).ToContainTextAsync("www.shop.example.test");
         await Assertions.Expect(page.GetByTestId("sites-table").Locator("[data-testid=site-state][data-state=Live]")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByTestId("space-sites")).ToHaveTextAsync("1 of 2");
+
+        // SFTP: the line to connect with; a short password is refused on the form, a good one set and used by the real sftp.
+        await Assertions.Expect(page.GetByTestId("sftp-command")).ToContainTextAsync("web@127.0.0.1");
+        var sftpPort = int.Parse(await page.GetByTestId("sftp-port").InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        await Assertions.Expect(page.GetByTestId("sftp-command")).ToHaveTextAsync($"sftp -P {sftpPort} web@127.0.0.1");
+        await Assertions.Expect(page.GetByTestId("sftp-password-state")).ToContainTextAsync("none");
+        await page.GetByTestId("sftp-password").FillAsync("short");
+        await page.GetByTestId("sftp-password-set").ClickAsync();
+        await Assertions.Expect(page.GetByText("An SFTP password has 8-128 characters.")).ToBeVisibleAsync();
+        await page.GetByTestId("sftp-password").FillAsync("browser sftp pw");
+        await page.GetByTestId("sftp-password-set").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("sftp-password-state")).ToHaveTextAsync("set");
+        SftpTests.RequireTool("sshpass");
+        var local = Path.Combine(Path.GetTempPath(), $"panel-sftp-{Guid.NewGuid():N}.html");
+        try
+        {
+            await File.WriteAllTextAsync(local, "sent by sftp");
+            var siteId = siteUrl[(siteUrl.LastIndexOf('/') + 1)..];
+            var put = await SftpTests.SftpAsync(sftpPort, $"cd {siteId}\nput {local} sftp.html\n", password: "browser sftp pw");
+            put.ExitCode.ShouldBe(0, put.StdErr);
+        }
+        finally
+        {
+            File.Delete(local);
+        }
+
+        (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/sftp.html")).ShouldBe((200, "sent by sftp"));
         await browser.ScreenshotAsync("31-websites");
 
         // Its container is no server of the customer's.

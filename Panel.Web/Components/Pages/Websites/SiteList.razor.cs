@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Components;
+using Microsoft.JSInterop;
 using MudBlazor;
+using Panel.Core.Domain.Hosting;
 using Panel.Core.Services;
 using Panel.Web.Components.Account;
 using Panel.Web.Components.Shared;
@@ -20,6 +22,10 @@ public sealed partial class SiteList : IAsyncDisposable
     private string? error;
     private string? errorField;
     private bool adding;
+    private SiteKind kind = SiteKind.Static;
+    private string? command;
+    private string? sftpPassword;
+    private string? passwordError;
 
     [Inject]
     private HostingService Hosting { get; set; } = default!;
@@ -35,6 +41,9 @@ public sealed partial class SiteList : IAsyncDisposable
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
+
+    [Inject]
+    private IJSRuntime JS { get; set; } = default!;
 
     /// <inheritdoc />
     protected override async Task OnInitializedAsync()
@@ -64,7 +73,7 @@ public sealed partial class SiteList : IAsyncDisposable
         try
         {
             var names = (aliases ?? "").Split([' ', ',', ';', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var site = await Hosting.AddSiteAsync(actor, new AddSiteRequest(domain ?? "", names, space is null ? planId : null));
+            var site = await Hosting.AddSiteAsync(actor, new AddSiteRequest(domain ?? "", names, space is null ? planId : null, kind, kind == SiteKind.Dynamic ? command : null));
             Snackbar.Add($"{site.Domain} added", Severity.Success);
             domain = aliases = null;
             Navigation.NavigateTo($"/websites/{site.Id}");
@@ -72,11 +81,39 @@ public sealed partial class SiteList : IAsyncDisposable
         catch (PanelRefusedException ex)
         {
             error = ex.Message;
-            errorField = ex.Field is "Domain" or "Aliases" or "PlanId" ? ex.Field : null;
+            errorField = ex.Field is "Domain" or "Aliases" or "PlanId" or "Command" ? ex.Field : null;
         }
         finally
         {
             adding = false;
+        }
+    }
+
+    private async Task SetPasswordAsync(string? password)
+    {
+        passwordError = null;
+        try
+        {
+            space = await Hosting.SetSftpPasswordAsync(actor, password);
+            sftpPassword = null;
+            Snackbar.Add(password is null ? "SFTP password cleared: keys only" : "SFTP password set", Severity.Success);
+        }
+        catch (PanelRefusedException ex)
+        {
+            passwordError = ex.Message;
+        }
+    }
+
+    private async Task CopyAsync(string text)
+    {
+        try
+        {
+            await JS.InvokeVoidAsync("navigator.clipboard.writeText", text);
+            Snackbar.Add("Copied", Severity.Info);
+        }
+        catch (JSException)
+        {
+            Snackbar.Add("The browser did not allow copying; select the line instead.", Severity.Warning);
         }
     }
 

@@ -1,0 +1,271 @@
+using System.Net;
+using System.Net.Sockets;
+using Panel.Core;
+using Panel.Core.Hosting;
+
+namespace Panel.Web.Edge;
+
+/// <summary>
+/// The SFTP gateway: one TCP listener per hosting space on <c>Panel:Edge:SftpAddress</c> and the space's port
+/// (<c>hosting_spaces.sftp_port</c>), each forwarding connections to port 22 of the space's container on the
+/// bridge, where sshd serves SFTP only (chrooted, the tenant's keys or password). It carries bytes only: the
+/// SSH session - authentication included - is end to end between the customer and their container, so the
+/// panel holds no key of theirs. Reloaded with the edge (<see cref="EdgeSignal"/> and every <c>ReloadSeconds</c>):
+/// a new space's port opens, a removed space's closes, and while a container does not run (stopped, suspended)
+/// its port closes connections at once and the ones open are cut.
+/// </summary>
+public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, PanelOptions options, ILogger<SftpGateway> logger)
+    : IHostedService, IAsyncDisposable
+{
+    private readonly SemaphoreSlim reloadLock = new(1, 1);
+    private readonly Dictionary<int, Listener> listeners = [];
+    private readonly CancellationTokenSource stopping = new();
+    private Task? background;
+
+    /// <summary>The ports listening now and where each forwards (null: closed to connections), for status and tests.</summary>
+    public IReadOnlyDictionary<int, string?> Ports
+    {
+        get
+        {
+            lock (listeners)
+            {
+                return listeners.ToDictionary(l => l.Key, l => l.Value.Destination);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Edge.SftpAddress))
+        {
+            return;
+        }
+
+        try
+        {
+            await ReloadAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("sftp gateway: first load failed: {Message}", ex.Message);
+        }
+
+        signal.Changed += OnChanged;
+        background = Task.Run(() => BackgroundAsync(stopping.Token), CancellationToken.None);
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        signal.Changed -= OnChanged;
+        await stopping.CancelAsync();
+        if (background is not null)
+        {
+            await background;
+        }
+
+        lock (listeners)
+        {
+            foreach (var l in listeners.Values)
+            {
+                l.Dispose();
+            }
+
+            listeners.Clear();
+        }
+    }
+
+    /// <summary>Reads the spaces again: opens, retargets and closes ports to match.</summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken = default)
+    {
+        var address = IPAddress.Parse(options.Edge.SftpAddress);
+        await reloadLock.WaitAsync(cancellationToken);
+        try
+        {
+            var routes = await directory.LoadSftpAsync(cancellationToken);
+            lock (listeners)
+            {
+                var wanted = routes.Where(r => r.Port is > 0 and <= 65535).ToDictionary(r => r.Port);
+                foreach (var port in listeners.Keys.Where(p => !wanted.ContainsKey(p)).ToList())
+                {
+                    listeners[port].Dispose();
+                    listeners.Remove(port);
+                }
+
+                foreach (var (port, route) in wanted)
+                {
+                    if (listeners.TryGetValue(port, out var existing))
+                    {
+                        existing.Retarget(route.Destination);
+                        continue;
+                    }
+
+                    var tcp = new TcpListener(address, port);
+                    try
+                    {
+                        tcp.Start();
+                    }
+                    catch (SocketException ex)
+                    {
+                        logger.LogWarning("sftp gateway: cannot listen on {Address}:{Port} for hosting space {Space}: {Message}", address, port, route.SpaceId, ex.Message);
+                        continue;
+                    }
+
+                    var listener = new Listener(tcp, logger);
+                    listener.Retarget(route.Destination);
+                    listener.Run(stopping.Token);
+                    listeners[port] = listener;
+                }
+            }
+        }
+        finally
+        {
+            reloadLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        stopping.Dispose();
+        reloadLock.Dispose();
+    }
+
+    private void OnChanged() => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await ReloadAsync(stopping.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("sftp gateway: reload failed: {Message}", ex.Message);
+        }
+    });
+
+    private async Task BackgroundAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, options.Edge.ReloadSeconds)));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    await ReloadAsync(cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogWarning("sftp gateway: reload failed: {Message}", ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>One space's port: accepts, and pipes each connection to the container's port 22 while it has a destination.</summary>
+    private sealed class Listener(TcpListener tcp, ILogger logger) : IDisposable
+    {
+        private readonly CancellationTokenSource closed = new();
+        private CancellationTokenSource connections = new();
+
+        public string? Destination { get; private set; }
+
+        /// <summary>Points new connections at another address; none (or another one) cuts the connections open now.</summary>
+        public void Retarget(string? destination)
+        {
+            if (destination == Destination)
+            {
+                return;
+            }
+
+            Destination = destination;
+            var old = Interlocked.Exchange(ref connections, new CancellationTokenSource());
+            old.Cancel();
+            old.Dispose();
+        }
+
+        public void Run(CancellationToken stopping) => _ = Task.Run(() => AcceptAsync(stopping), CancellationToken.None);
+
+        public void Dispose()
+        {
+            closed.Cancel();
+            tcp.Stop();
+            connections.Cancel();
+            closed.Dispose();
+        }
+
+        private async Task AcceptAsync(CancellationToken stopping)
+        {
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(stopping, closed.Token);
+            while (!both.IsCancellationRequested)
+            {
+                Socket client;
+                try
+                {
+                    client = await tcp.AcceptSocketAsync(both.Token);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                var destination = Destination;
+                if (destination is null)
+                {
+                    client.Dispose(); // the container does not run: nothing to reach
+                    continue;
+                }
+
+                CancellationToken token;
+                try
+                {
+                    token = connections.Token;
+                }
+                catch (ObjectDisposedException)
+                {
+                    client.Dispose();
+                    continue;
+                }
+
+                _ = Task.Run(() => PipeAsync(client, destination, token), CancellationToken.None);
+            }
+        }
+
+        private async Task PipeAsync(Socket client, string destination, CancellationToken cancellationToken)
+        {
+            using (client)
+            using (var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+            {
+                try
+                {
+                    using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                    {
+                        connect.CancelAfter(TimeSpan.FromSeconds(5));
+                        await upstream.ConnectAsync(IPAddress.Parse(destination), 22, connect.Token);
+                    }
+
+                    client.NoDelay = true;
+                    upstream.NoDelay = true;
+                    await using var a = new NetworkStream(client, ownsSocket: false);
+                    await using var b = new NetworkStream(upstream, ownsSocket: false);
+                    using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var up = a.CopyToAsync(b, done.Token);
+                    var down = b.CopyToAsync(a, done.Token);
+                    await Task.WhenAny(up, down);
+                    await done.CancelAsync(); // one side closed: the session is over
+                    await Task.WhenAll(up.ContinueWith(_ => { }, TaskScheduler.Default), down.ContinueWith(_ => { }, TaskScheduler.Default));
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException)
+                {
+                    logger.LogDebug("sftp gateway: connection to {Destination} ended: {Message}", destination, ex.Message);
+                }
+            }
+        }
+    }
+}
