@@ -97,15 +97,11 @@ public sealed class NodeAgent(
                         await ReconcileAtStartAsync(stoppingToken);
                         reconciled = true;
                     }
-                    catch (Exception ex) when (ex is not OperationCanceledException && !stoppingToken.IsCancellationRequested)
+                    catch (Exception ex) when (ex is not OperationCanceledException)
                     {
                         logger.LogWarning(ex, "node {Node}: reconciliation at start failed; trying again at the next heartbeat", NodeName);
                     }
                 }
-            }
-            catch (Exception) when (stoppingToken.IsCancellationRequested)
-            {
-                return; // the process is stopping (also before it ever served, e.g. its port was taken): whatever this pass hit, it is moot
             }
             catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or TimeoutException or InvalidOperationException)
             {
