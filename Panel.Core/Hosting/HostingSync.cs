@@ -18,13 +18,16 @@ public sealed class HostingSync(IDbContextFactory<PanelDbContext> dbFactory, Hos
     private readonly ConcurrentDictionary<int, SemaphoreSlim> turns = new();
 
     /// <summary>Syncs the space when its container runs (<paramref name="servers"/>: the site servers too, restarted); returns false (doing nothing) when it does not run.</summary>
-    public async Task<bool> SyncSpaceAsync(int spaceId, bool servers = true, CancellationToken cancellationToken = default)
+    public Task<bool> SyncSpaceAsync(int spaceId, bool servers = true, CancellationToken cancellationToken = default)
+        => SyncSpaceAsync(spaceId, servers, containerStarted: false, cancellationToken);
+
+    private async Task<bool> SyncSpaceAsync(int spaceId, bool servers, bool containerStarted, CancellationToken cancellationToken)
     {
         var turn = turns.GetOrAdd(spaceId, _ => new SemaphoreSlim(1, 1));
         await turn.WaitAsync(cancellationToken);
         try
         {
-            return await SyncNowAsync(spaceId, servers, cancellationToken);
+            return await SyncNowAsync(spaceId, servers, containerStarted, cancellationToken);
         }
         finally
         {
@@ -32,13 +35,14 @@ public sealed class HostingSync(IDbContextFactory<PanelDbContext> dbFactory, Hos
         }
     }
 
-    private async Task<bool> SyncNowAsync(int spaceId, bool servers, CancellationToken cancellationToken)
+    private async Task<bool> SyncNowAsync(int spaceId, bool servers, bool containerStarted, CancellationToken cancellationToken)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var space = await db.HostingSpaces.AsNoTracking().Where(s => s.Id == spaceId)
             .Select(s => new { s.OwnerId, s.SftpPasswordHash, Vps = s.Vps == null ? null : new { s.Vps.Status, s.Vps.EngineId, Node = s.Vps.Node == null ? null : s.Vps.Node.Name } })
             .FirstOrDefaultAsync(cancellationToken);
-        if (space?.Vps is not { Status: VpsStatus.Running } vps)
+        // containerStarted: the operation that started the container runs this before it records Running.
+        if (space?.Vps is not { } vps || (vps.Status != VpsStatus.Running && !containerStarted))
         {
             return false;
         }
@@ -64,11 +68,22 @@ public sealed class HostingSync(IDbContextFactory<PanelDbContext> dbFactory, Hos
         return spaceId is { } id && await SyncSpaceAsync(id, servers: false, cancellationToken);
     }
 
-    /// <summary>Syncs the space this VPS serves, if it is a hosting container (its provisioning or start just succeeded).</summary>
-    public async Task<bool> SyncContainerAsync(int vpsId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Syncs the space this VPS serves, if it is a hosting container whose provisioning, start or restore has just
+    /// brought it up: the operation runs this before it records the container Running, so whoever sees Running finds
+    /// the space's access and servers in place.
+    /// </summary>
+    public async Task<bool> SyncStartedContainerAsync(int vpsId, CancellationToken cancellationToken = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var spaceId = await db.HostingSpaces.Where(s => s.VpsId == vpsId).Select(s => (int?)s.Id).FirstOrDefaultAsync(cancellationToken);
-        return spaceId is { } id && await SyncSpaceAsync(id, cancellationToken: cancellationToken);
+        return spaceId is { } id && await SyncSpaceAsync(id, servers: true, containerStarted: true, cancellationToken);
+    }
+
+    /// <summary>Whether this VPS is a hosting space's container.</summary>
+    public async Task<bool> IsHostingContainerAsync(int vpsId, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.HostingSpaces.AnyAsync(s => s.VpsId == vpsId, cancellationToken);
     }
 }

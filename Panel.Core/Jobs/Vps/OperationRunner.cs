@@ -163,6 +163,11 @@ public sealed class OperationRunner(
                 return;
             }
 
+            if (outcome.Status == VpsStatus.Running && await hostingSync.IsHostingContainerAsync(vpsId, cancellationToken))
+            {
+                await SetUpHostingAsync(context, vpsId, cancellationToken);
+            }
+
             await FinishAsync(operationId, vpsId, OperationStatus.Succeeded, outcome.Status, outcome.Message, null, outcome.Reason);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -270,18 +275,25 @@ public sealed class OperationRunner(
         if (await db.HostingSpaces.AnyAsync(s => s.VpsId == vpsId))
         {
             edgeSignal.Notify();
-            if (status == OperationStatus.Succeeded && vpsStatus == VpsStatus.Running)
-            {
-                // A new (or re-created, restored, started) container gets the space's SFTP access and site servers.
-                try
-                {
-                    await hostingSync.SyncContainerAsync(vpsId);
-                }
-                catch (Exception ex) when (ex is PanelRefusedException or Panel.Hypervisor.EngineException or InvalidOperationException)
-                {
-                    logger.LogWarning(ex, "Syncing the hosting container of VPS {VpsId} failed; the next change of the space retries", vpsId);
-                }
-            }
+        }
+    }
+
+    /// <summary>
+    /// A hosting container that has just come up (new, re-created, restored or started) gets its space's SFTP access
+    /// and site servers before the operation records it Running. A failure here is recorded on the operation and
+    /// logged, not fatal: the container runs, and the space's next change (or start) sets it up again.
+    /// </summary>
+    private async Task SetUpHostingAsync(OperationContext context, int vpsId, CancellationToken cancellationToken)
+    {
+        await context.ReportAsync(95, "setting up the hosting space (SFTP, site servers)");
+        try
+        {
+            await hostingSync.SyncStartedContainerAsync(vpsId, cancellationToken);
+        }
+        catch (Exception ex) when (ex is PanelRefusedException or Panel.Hypervisor.EngineException or InvalidOperationException)
+        {
+            logger.LogWarning(ex, "Setting up the hosting container of VPS {VpsId} failed; the space's next change retries", vpsId);
+            await ReportAsync(context.Operation.Id, 95, $"setting up the hosting space failed: {Readable(ex)}", error: true);
         }
     }
 
