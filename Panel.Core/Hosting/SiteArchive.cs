@@ -105,13 +105,23 @@ public static class SiteArchive
                     }
 
                     content.Position = 0;
-                    writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, path) { Mode = (UnixFileMode)0b110_100_100, DataStream = content });
+                    writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, path) { Mode = FileMode(entry), DataStream = content });
                     files++;
                 }
             }
 
             return new Checked(tar.ToArray(), total, files);
         }
+    }
+
+    /// <summary>
+    /// A file's mode in the tar: rw-r--r--, or rwxr-xr-x when the zip (made on Unix) marks it executable, so a
+    /// dynamic site's start script stays runnable. No set-id or sticky bits ever pass.
+    /// </summary>
+    internal static UnixFileMode FileMode(ZipArchiveEntry entry)
+    {
+        var unixMode = (entry.ExternalAttributes >> 16) & 0x1FF;
+        return (UnixFileMode)((unixMode & 0b001_001_001) != 0 ? 0b111_101_101 : 0b110_100_100);
     }
 
     private static PanelRefusedException OverQuota(long quota)

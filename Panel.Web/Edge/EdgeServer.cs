@@ -464,12 +464,21 @@ public sealed class EdgeServer(
         return request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(1));
     }
 
+    private int disposed;
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The container disposes it once per registration (the edge and the hosted service): the second is a no-op.
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         if (app is not null)
         {
             await app.DisposeAsync();
+            app = null;
         }
 
         foreach (var limiter in limiters.Values)

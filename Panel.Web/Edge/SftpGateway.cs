@@ -34,6 +34,8 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
         }
     }
 
+    private int disposed;
+
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -59,6 +61,11 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         signal.Changed -= OnChanged;
+        if (Volatile.Read(ref disposed) != 0)
+        {
+            return;
+        }
+
         await stopping.CancelAsync();
         if (background is not null)
         {
@@ -128,7 +135,13 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The container disposes it once per registration (the gateway and the hosted service): the second is a no-op.
         await StopAsync(CancellationToken.None);
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         stopping.Dispose();
         reloadLock.Dispose();
     }

@@ -50,6 +50,26 @@ public sealed class SiteArchiveTests
         names.ShouldBe(["index.html", "css/", "css/site.css", "img/logo.txt"]);
     }
 
+    [Fact]
+    public void An_executable_file_stays_executable_and_no_set_id_bit_passes()
+    {
+        // 0x81ED: a regular file rwxr-xr-x; 0x8DED: the same with set-uid and set-gid; 0x81A4: rw-r--r--.
+        using var zip = Zip(("start.sh", "#!/bin/sh\n", 0x81ED), ("suid", "x", 0x8DED), ("page.html", "x", 0x81A4), ("plain.txt", "x", 0));
+        var result = SiteArchive.Check(zip, 1 << 20);
+
+        using var reader = new TarReader(new MemoryStream(result.Tar));
+        var modes = new Dictionary<string, UnixFileMode>();
+        while (reader.GetNextEntry() is { } entry)
+        {
+            modes[entry.Name] = entry.Mode;
+        }
+
+        modes["start.sh"].ShouldBe((UnixFileMode)0b111_101_101);
+        modes["suid"].ShouldBe((UnixFileMode)0b111_101_101);
+        modes["page.html"].ShouldBe((UnixFileMode)0b110_100_100);
+        modes["plain.txt"].ShouldBe((UnixFileMode)0b110_100_100);
+    }
+
     [Theory]
     [InlineData("../evil.html")]
     [InlineData("a/../../evil.html")]

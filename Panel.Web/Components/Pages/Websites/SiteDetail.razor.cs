@@ -35,6 +35,10 @@ public sealed partial class SiteDetail : IAsyncDisposable
     private string? filesError;
     private string? renaming;
     private string? newName;
+    private string? command;
+    private string? commandError;
+    private bool savingCommand;
+    private string? serverLog;
 
     /// <summary>The site's id (from the address).</summary>
     [Parameter]
@@ -74,7 +78,14 @@ public sealed partial class SiteDetail : IAsyncDisposable
     {
         try
         {
+            var previousCommand = site?.Command;
             site = await Hosting.GetAsync(actor, Id, cancellationToken);
+            if (command is null || command == previousCommand)
+            {
+                // The field follows the saved command until the user edits it.
+                command = site.Command;
+            }
+
             log = await Hosting.AccessLogAsync(actor, Id, 100, cancellationToken);
             traffic = await Hosting.BandwidthAsync(actor, Id, 48, cancellationToken);
             series =
@@ -88,6 +99,39 @@ public sealed partial class SiteDetail : IAsyncDisposable
         {
             notFound = true;
             site = null;
+        }
+    }
+
+    private async Task SaveCommandAsync()
+    {
+        savingCommand = true;
+        commandError = null;
+        try
+        {
+            site = await Hosting.SetCommandAsync(actor, Id, command ?? "");
+            command = site.Command;
+            Snackbar.Add("Saved; the server restarted with the new command", Severity.Success);
+            await LoadServerLogAsync();
+        }
+        catch (PanelRefusedException ex)
+        {
+            commandError = ex.Message;
+        }
+        finally
+        {
+            savingCommand = false;
+        }
+    }
+
+    private async Task LoadServerLogAsync()
+    {
+        try
+        {
+            serverLog = await Hosting.ServerLogAsync(actor, Id);
+        }
+        catch (PanelRefusedException ex)
+        {
+            serverLog = ex.Message;
         }
     }
 
