@@ -38,6 +38,7 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
         var (scope, hosting) = node.Resolve<HostingService>();
         await using var _ = scope;
         int? boxId = null;
+        int? siteId = null;
         var http = HostingTests.FreePort();
         var options = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{http}", HttpsUrl = "", ReloadSeconds = 3600 } };
         await using var edge = HostingTests.NewEdge(node, options);
@@ -52,6 +53,7 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
             (await hosting.ListAsync(alice, ct)).ShouldBeEmpty();
 
             var site = await hosting.AddSiteAsync(alice, new AddSiteRequest(domain, PlanId: planId, Kind: SiteKind.Dynamic, Command: "./start.sh"), ct);
+            siteId = site.Id;
             site.Kind.ShouldBe(SiteKind.Dynamic);
             site.Command.ShouldBe("./start.sh");
             await using (var db = node.Database.CreateContext())
@@ -101,6 +103,12 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
         finally
         {
             await edge.StopAsync(CancellationToken.None);
+            // The site goes with its names (other tests in this collection count every site there is).
+            if (siteId is { } sid)
+            {
+                await hosting.DeleteSiteAsync(Actor.System, sid, CancellationToken.None);
+            }
+
             if (boxId is { } id)
             {
                 var (vpsScope, vpses) = node.Resolve<VpsService>();
