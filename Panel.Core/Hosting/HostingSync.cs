@@ -68,22 +68,17 @@ public sealed class HostingSync(IDbContextFactory<PanelDbContext> dbFactory, Hos
         return spaceId is { } id && await SyncSpaceAsync(id, servers: false, cancellationToken);
     }
 
-    /// <summary>
-    /// Syncs the space this VPS serves, if it is a hosting container whose provisioning, start or restore has just
-    /// brought it up: the operation runs this before it records the container Running, so whoever sees Running finds
-    /// the space's access and servers in place.
-    /// </summary>
-    public async Task<bool> SyncStartedContainerAsync(int vpsId, CancellationToken cancellationToken = default)
+    /// <summary>The hosting space this VPS is the container of, or null when it is no hosting container.</summary>
+    public async Task<int?> SpaceOfContainerAsync(int vpsId, CancellationToken cancellationToken = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var spaceId = await db.HostingSpaces.Where(s => s.VpsId == vpsId).Select(s => (int?)s.Id).FirstOrDefaultAsync(cancellationToken);
-        return spaceId is { } id && await SyncSpaceAsync(id, servers: true, containerStarted: true, cancellationToken);
+        return await db.HostingSpaces.Where(s => s.VpsId == vpsId).Select(s => (int?)s.Id).FirstOrDefaultAsync(cancellationToken);
     }
 
-    /// <summary>Whether this VPS is a hosting space's container.</summary>
-    public async Task<bool> IsHostingContainerAsync(int vpsId, CancellationToken cancellationToken = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await db.HostingSpaces.AnyAsync(s => s.VpsId == vpsId, cancellationToken);
-    }
+    /// <summary>
+    /// Syncs a space whose container a provisioning, start or restore has just brought up: the operation runs this
+    /// before it records the container Running, so whoever sees Running finds the space's access and servers in place.
+    /// </summary>
+    public Task<bool> SyncStartedSpaceAsync(int spaceId, CancellationToken cancellationToken = default)
+        => SyncSpaceAsync(spaceId, servers: true, containerStarted: true, cancellationToken);
 }

@@ -61,11 +61,6 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         signal.Changed -= OnChanged;
-        if (Volatile.Read(ref disposed) != 0)
-        {
-            return;
-        }
-
         await stopping.CancelAsync();
         if (background is not null)
         {
@@ -136,12 +131,12 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
     public async ValueTask DisposeAsync()
     {
         // The container disposes it once per registration (the gateway and the hosted service): the second is a no-op.
-        await StopAsync(CancellationToken.None);
         if (Interlocked.Exchange(ref disposed, 1) != 0)
         {
             return;
         }
 
+        await StopAsync(CancellationToken.None);
         stopping.Dispose();
         reloadLock.Dispose();
     }

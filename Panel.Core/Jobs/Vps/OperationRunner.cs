@@ -163,9 +163,9 @@ public sealed class OperationRunner(
                 return;
             }
 
-            if (outcome.Status == VpsStatus.Running && await hostingSync.IsHostingContainerAsync(vpsId, cancellationToken))
+            if (outcome.Status == VpsStatus.Running && await hostingSync.SpaceOfContainerAsync(vpsId, cancellationToken) is { } spaceId)
             {
-                await SetUpHostingAsync(context, vpsId, cancellationToken);
+                await SetUpHostingAsync(context, vpsId, spaceId, cancellationToken);
             }
 
             await FinishAsync(operationId, vpsId, OperationStatus.Succeeded, outcome.Status, outcome.Message, null, outcome.Reason);
@@ -283,12 +283,12 @@ public sealed class OperationRunner(
     /// and site servers before the operation records it Running. A failure here is recorded on the operation and
     /// logged, not fatal: the container runs, and the space's next change (or start) sets it up again.
     /// </summary>
-    private async Task SetUpHostingAsync(OperationContext context, int vpsId, CancellationToken cancellationToken)
+    private async Task SetUpHostingAsync(OperationContext context, int vpsId, int spaceId, CancellationToken cancellationToken)
     {
         await context.ReportAsync(95, "setting up the hosting space (SFTP, site servers)");
         try
         {
-            await hostingSync.SyncStartedContainerAsync(vpsId, cancellationToken);
+            await hostingSync.SyncStartedSpaceAsync(spaceId, cancellationToken);
         }
         catch (Exception ex) when (ex is PanelRefusedException or Panel.Hypervisor.EngineException or InvalidOperationException)
         {
