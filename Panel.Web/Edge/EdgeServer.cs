@@ -63,7 +63,9 @@ public sealed class EdgeServer(
         fallback = FallbackCertificate();
         fallbackContext = SslStreamCertificateContext.Create(fallback, null, offline: true);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Panel.Edge", ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        // Empty urls/ports on the command line win over ASPNETCORE_URLS and ASPNETCORE_HTTP_PORTS (the panel's own
+        // address), which the host reads as it is made: otherwise Kestrel warns it is "overriding" them.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Panel.Edge", ContentRootPath = AppContext.BaseDirectory, Args = ["--urls=", "--http_ports=", "--https_ports="] });
         builder.Configuration.Sources.Clear(); // not the panel's urls or settings: the edge listens where it is told
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);

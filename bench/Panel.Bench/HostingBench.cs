@@ -64,6 +64,7 @@ public static partial class HostingBench
         var notes = new List<string>();
         IHost? host = null;
         EdgeServer? edge = null;
+        EdgeServer? uncached = null;
         Process? nginx = null;
         try
         {
@@ -117,9 +118,17 @@ public static partial class HostingBench
             edge = new EdgeServer(sp.GetRequiredService<EdgeDirectory>(), sp.GetRequiredService<EdgeSignal>(), sp.GetRequiredService<SiteAccessLog>(),
                 sp.GetRequiredService<EdgeStatus>(), sp.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), edgeOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
             await edge.StartAsync(CancellationToken.None);
+
+            // The same edge with its micro-cache off: every request forwarded to the site's own web server.
+            var uncachedPort = FreePort();
+            var uncachedOptions = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{uncachedPort}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 10_000_000, Burst = 10_000_000, CacheMilliseconds = 0 } };
+            uncached = new EdgeServer(sp.GetRequiredService<EdgeDirectory>(), sp.GetRequiredService<EdgeSignal>(), sp.GetRequiredService<SiteAccessLog>(),
+                sp.GetRequiredService<EdgeStatus>(), sp.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), uncachedOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
+            await uncached.StartAsync(CancellationToken.None);
             var backend = (await sp.GetRequiredService<EdgeDirectory>().LoadAsync()).Single(s => s.SiteId == siteId).Destination
                 ?? throw new InvalidOperationException("the site's container has no address");
             await ServedAsync(new Uri($"http://127.0.0.1:{edgePort}/"), domain, page);
+            await ServedAsync(new Uri($"http://127.0.0.1:{uncachedPort}/"), domain, page);
             await ServedAsync(new Uri(backend.TrimEnd('/') + "/"), null, page);
 
             // Debian's nginx on the same file: its own config, prefix and logs in a temporary folder.
@@ -132,6 +141,7 @@ public static partial class HostingBench
                 ("edge", $"http://127.0.0.1:{edgePort}/", domain),
                 ("nginx", $"http://127.0.0.1:{nginxPort}/", null),
                 ("backend", backend.TrimEnd('/') + "/", null),
+                ("uncached", $"http://127.0.0.1:{uncachedPort}/", domain),
             };
             var results = targets.ToDictionary(t => t.Name, _ => new List<WrkResult>());
             foreach (var t in targets)
@@ -150,6 +160,7 @@ public static partial class HostingBench
             var e = results["edge"];
             var n = results["nginx"];
             var b = results["backend"];
+            var u = results["uncached"];
             rows.Add(new BenchRow("static page through the edge", "req/s", Stats.Of([.. e.Select(r => r.RequestsPerSecond)]), Stats.Of([.. n.Select(r => r.RequestsPerSecond)]),
                 "Debian nginx serving the same file directly", 0.7, HigherIsBetter: true));
             rows.Add(new BenchRow("static page through the edge, p99", "ms", Stats.Of([.. e.Select(r => r.P99Ms)]), Stats.Of([.. n.Select(r => r.P99Ms)]),
@@ -157,13 +168,18 @@ public static partial class HostingBench
             figures["backend_alone.rps_median"] = Stats.Of([.. b.Select(r => r.RequestsPerSecond)]).Median;
             figures["backend_alone.p99_ms_median"] = Stats.Of([.. b.Select(r => r.P99Ms)]).Median;
             figures["edge_over_backend_alone.rps_ratio"] = Math.Round(rows[0].Panel.Median / Math.Max(1, figures["backend_alone.rps_median"]), 2);
+            figures["edge_uncached.rps_median"] = Stats.Of([.. u.Select(r => r.RequestsPerSecond)]).Median;
+            figures["edge_uncached.p99_ms_median"] = Stats.Of([.. u.Select(r => r.P99Ms)]).Median;
+            figures["edge_uncached_over_backend_alone.rps_ratio"] = Math.Round(figures["edge_uncached.rps_median"] / Math.Max(1, figures["backend_alone.rps_median"]), 2);
             figures["page_bytes"] = page.Length;
             figures["errors.edge"] = e.Sum(r => r.Errors);
             figures["errors.nginx"] = n.Sum(r => r.Errors);
             figures["errors.backend"] = b.Sum(r => r.Errors);
+            figures["errors.edge_uncached"] = u.Sum(r => r.Errors);
 
             // Clean up through the panel: the site, then the tenant's container.
             await edge.StopAsync(CancellationToken.None);
+            await uncached.StopAsync(CancellationToken.None);
             await using (var scope = sp.CreateAsyncScope())
             {
                 await scope.ServiceProvider.GetRequiredService<HostingService>().DeleteSiteAsync(tenant, siteId);
@@ -182,6 +198,11 @@ public static partial class HostingBench
             if (edge is not null)
             {
                 await edge.DisposeAsync();
+            }
+
+            if (uncached is not null)
+            {
+                await uncached.DisposeAsync();
             }
 
             if (host is not null)
@@ -212,10 +233,10 @@ public static partial class HostingBench
             ["memory"] = $"{facts.MemoryBytes >> 20} MiB",
             ["kernel"] = facts.KernelRelease,
         };
-        notes.Add($"wrk -t2 -c{Connections} -d{seconds}s --latency, {rounds} rounds alternating edge / nginx / backend alone after a 2 s warm-up each; medians over the rounds; wrk, the edge and nginx share the machine's {facts.CpuCount} CPUs");
-        notes.Add("edge: the panel's EdgeServer (YARP on Kestrel, HTTP) with its per-site gate (token bucket set far above the load, byte counters, access-log ring) forwarding to the site's busybox httpd in the tenant's LXC container (1 vCPU plan) over the bridge");
+        notes.Add($"wrk -t2 -c{Connections} -d{seconds}s --latency, {rounds} rounds alternating edge / nginx / backend alone / edge uncached after a 2 s warm-up each; medians over the rounds; wrk, the edge and nginx share the machine's {facts.CpuCount} CPUs");
+        notes.Add("edge: the panel's EdgeServer (YARP on Kestrel, HTTP) as configured by default: its per-site gate on every request (token bucket set far above the load, byte counters, access-log ring), then its micro-cache (Panel:Edge:CacheMilliseconds, default 1000: the page is fetched from the site's busybox httpd in the tenant's LXC container, 1 vCPU plan, over the bridge about once a second, the other requests are answered from memory)");
         notes.Add("nginx: Debian's nginx, 2 workers, sendfile, access_log off, keep-alive, serving the same file from a temporary folder on a loopback port (not the system service)");
-        notes.Add("backend_alone: wrk straight at the container's busybox httpd (no keep-alive: one connection per request) - the ceiling the edge forwards to");
+        notes.Add("edge_uncached: the same edge with its micro-cache off (CacheMilliseconds 0), so every request is forwarded to the site's busybox httpd, which closes each connection: the forwarding cost beside backend_alone"); notes.Add("backend_alone: wrk straight at the container's busybox httpd (no keep-alive: one connection per request) - the ceiling the edge forwards to");
         notes.Add("goal: edge requests/s at least 0.7 of nginx's (ratio = edge / nginx; higher is better)");
         return new BenchReport("hosting", DateTime.UtcNow, machine, rows, figures, notes);
     }
