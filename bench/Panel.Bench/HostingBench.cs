@@ -111,20 +111,22 @@ public static partial class HostingBench
                 await hosting.UploadAsync(tenant, siteId, zip);
             }
 
-            // The edge, as the panel runs it (rate limiter, counters and access log in the path), on a free port.
+            // The edge, as the panel runs it (rate limiter, counters and access log in the path), on a free port, and the
+            // same edge with its micro-cache off (every request forwarded to the site's own web server) on another.
             // The per-site token bucket is set far above what one machine can send, so it admits everything.
-            var edgePort = FreePort();
-            var edgeOptions = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{edgePort}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 10_000_000, Burst = 10_000_000 } };
-            edge = new EdgeServer(sp.GetRequiredService<EdgeDirectory>(), sp.GetRequiredService<EdgeSignal>(), sp.GetRequiredService<SiteAccessLog>(),
-                sp.GetRequiredService<EdgeStatus>(), sp.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), edgeOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
-            await edge.StartAsync(CancellationToken.None);
+            async Task<(EdgeServer Server, int Port)> StartEdgeAsync(int cacheMilliseconds)
+            {
+                var port = FreePort();
+                var edgeOptions = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{port}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 10_000_000, Burst = 10_000_000, CacheMilliseconds = cacheMilliseconds } };
 
-            // The same edge with its micro-cache off: every request forwarded to the site's own web server.
-            var uncachedPort = FreePort();
-            var uncachedOptions = new PanelOptions { Edge = { HttpUrl = $"http://127.0.0.1:{uncachedPort}", HttpsUrl = "", ReloadSeconds = 3600, RequestsPerSecond = 10_000_000, Burst = 10_000_000, CacheMilliseconds = 0 } };
-            uncached = new EdgeServer(sp.GetRequiredService<EdgeDirectory>(), sp.GetRequiredService<EdgeSignal>(), sp.GetRequiredService<SiteAccessLog>(),
-                sp.GetRequiredService<EdgeStatus>(), sp.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), uncachedOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
-            await uncached.StartAsync(CancellationToken.None);
+                var server = new EdgeServer(sp.GetRequiredService<EdgeDirectory>(), sp.GetRequiredService<EdgeSignal>(), sp.GetRequiredService<SiteAccessLog>(),
+                    sp.GetRequiredService<EdgeStatus>(), sp.GetRequiredService<Panel.Core.Hosting.Acme.AcmeChallengeStore>(), edgeOptions, TimeProvider.System, NullLogger<EdgeServer>.Instance);
+                await server.StartAsync(CancellationToken.None);
+                return (server, port);
+            }
+
+            (edge, var edgePort) = await StartEdgeAsync(new PanelOptions().Edge.CacheMilliseconds); // the default
+            (uncached, var uncachedPort) = await StartEdgeAsync(0);
             var backend = (await sp.GetRequiredService<EdgeDirectory>().LoadAsync()).Single(s => s.SiteId == siteId).Destination
                 ?? throw new InvalidOperationException("the site's container has no address");
             await ServedAsync(new Uri($"http://127.0.0.1:{edgePort}/"), domain, page);
@@ -236,7 +238,8 @@ public static partial class HostingBench
         notes.Add($"wrk -t2 -c{Connections} -d{seconds}s --latency, {rounds} rounds alternating edge / nginx / backend alone / edge uncached after a 2 s warm-up each; medians over the rounds; wrk, the edge and nginx share the machine's {facts.CpuCount} CPUs");
         notes.Add("edge: the panel's EdgeServer (YARP on Kestrel, HTTP) as configured by default: its per-site gate on every request (token bucket set far above the load, byte counters, access-log ring), then its micro-cache (Panel:Edge:CacheMilliseconds, default 1000: the page is fetched from the site's busybox httpd in the tenant's LXC container, 1 vCPU plan, over the bridge about once a second, the other requests are answered from memory)");
         notes.Add("nginx: Debian's nginx, 2 workers, sendfile, access_log off, keep-alive, serving the same file from a temporary folder on a loopback port (not the system service)");
-        notes.Add("edge_uncached: the same edge with its micro-cache off (CacheMilliseconds 0), so every request is forwarded to the site's busybox httpd, which closes each connection: the forwarding cost beside backend_alone"); notes.Add("backend_alone: wrk straight at the container's busybox httpd (no keep-alive: one connection per request) - the ceiling the edge forwards to");
+        notes.Add("edge_uncached: the same edge with its micro-cache off (CacheMilliseconds 0), so every request is forwarded to the site's busybox httpd, which closes each connection: the forwarding cost beside backend_alone");
+        notes.Add("backend_alone: wrk straight at the container's busybox httpd (no keep-alive: one connection per request) - the ceiling the edge forwards to");
         notes.Add("goal: edge requests/s at least 0.7 of nginx's (ratio = edge / nginx; higher is better)");
         return new BenchReport("hosting", DateTime.UtcNow, machine, rows, figures, notes);
     }
