@@ -103,6 +103,12 @@ public sealed class NodeAgent(
                     }
                 }
             }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // The host is stopping (Ctrl+C, or start-up failed, e.g. the port is taken): a heartbeat cut off
+                // mid-query is not an error worth a stack trace.
+                return;
+            }
             catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or TimeoutException or InvalidOperationException)
             {
                 logger.LogWarning("node {Node}: heartbeat failed ({Reason}); retrying in {Seconds} s", NodeName, ex.GetBaseException().Message, Interval.TotalSeconds);
