@@ -30,8 +30,12 @@ public sealed class DriverRegistry
         => drivers.Values.FirstOrDefault(d => d.Kind == kind)
            ?? throw new EngineException(EngineErrorCode.DriverUnavailable, $"no driver for {kind} on this node");
 
-    /// <summary>A driver's probe, from the cache unless <paramref name="refresh"/> is set.</summary>
-    public Task<DriverInfo> ProbeAsync(string name, bool refresh = false, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// A driver's probe, from the cache unless <paramref name="refresh"/> is set. The probe is shared by every
+    /// caller and runs to its end (its own time-outs bound it) whoever asked first: a caller that gives up stops
+    /// waiting, it does not cancel the probe the others wait for. A probe that failed is not kept.
+    /// </summary>
+    public async Task<DriverInfo> ProbeAsync(string name, bool refresh = false, CancellationToken cancellationToken = default)
     {
         var driver = Get(name);
         if (refresh)
@@ -39,8 +43,27 @@ public sealed class DriverRegistry
             probes.TryRemove(name, out _);
         }
 
-        var lazy = probes.GetOrAdd(name, _ => new Lazy<Task<DriverInfo>>(() => driver.ProbeAsync(new ProbeOptions(refresh), cancellationToken)));
-        return lazy.Value;
+        var lazy = probes.GetOrAdd(name, _ => new Lazy<Task<DriverInfo>>(() => driver.ProbeAsync(new ProbeOptions(refresh), CancellationToken.None)));
+        Task<DriverInfo> probe;
+        try
+        {
+            probe = lazy.Value;
+        }
+        catch
+        {
+            probes.TryRemove(KeyValuePair.Create(name, lazy));
+            throw;
+        }
+
+        try
+        {
+            return await probe.WaitAsync(cancellationToken);
+        }
+        catch when (probe.IsFaulted || probe.IsCanceled)
+        {
+            probes.TryRemove(KeyValuePair.Create(name, lazy));
+            throw;
+        }
     }
 
     /// <summary>Every driver's probe.</summary>

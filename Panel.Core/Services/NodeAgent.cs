@@ -16,6 +16,9 @@ namespace Panel.Core.Services;
 /// Runs in every process that serves a node's queue: registers the node on start and reports a
 /// heartbeat with its capacity and driver status every 15 s. A node that stops reporting is shown
 /// offline after <see cref="Node.OfflineAfter"/>. A database outage only delays heartbeats.
+/// A hosted service of its own rather than a <see cref="BackgroundService"/>: its loop runs on a task it owns and
+/// ends quietly whenever the process stops, also when the host's start fails (its port is taken) before the host
+/// was ever asked to stop - where a cancelled <see cref="BackgroundService"/> is logged as a critical fault.
 /// </summary>
 public sealed class NodeAgent(
     IDbContextFactory<PanelDbContext> dbFactory,
@@ -24,8 +27,14 @@ public sealed class NodeAgent(
     IServiceScopeFactory scopes,
     PanelOptions options,
     TimeProvider clock,
-    ILogger<NodeAgent> logger) : BackgroundService
+    ILogger<NodeAgent> logger) : IHostedService, IDisposable
 {
+    private readonly CancellationTokenSource stopping = new();
+    private Task? loop;
+
+    /// <summary>The heartbeat loop once started (ends when the agent stops; never faults).</summary>
+    public Task? Loop => loop;
+
     /// <summary>Time between heartbeats.</summary>
     public TimeSpan Interval { get; } = TimeSpan.FromSeconds(Math.Clamp(options.Jobs.HeartbeatSeconds, 1, 30));
 
@@ -75,7 +84,26 @@ public sealed class NodeAgent(
     }
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        loop ??= Task.Run(() => RunAsync(stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await stopping.CancelAsync();
+        if (loop is not null)
+        {
+            await loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => stopping.Dispose();
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         var nextProbe = DateTime.MinValue;
         var reconciled = false;
@@ -112,6 +140,16 @@ public sealed class NodeAgent(
             catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or TimeoutException or InvalidOperationException)
             {
                 logger.LogWarning("node {Node}: heartbeat failed ({Reason}); retrying in {Seconds} s", NodeName, ex.GetBaseException().Message, Interval.TotalSeconds);
+            }
+            catch (Exception ex)
+            {
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    return; // whatever a pass cut short by the stop hit, it is moot
+                }
+
+                // Unexpected: the whole exception for the operator; the node shows offline until a heartbeat succeeds.
+                logger.LogError(ex, "node {Node}: heartbeat failed; retrying in {Seconds} s", NodeName, Interval.TotalSeconds);
             }
 
             try

@@ -102,6 +102,26 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
         (await db.AuditEvents.CountAsync(e => e.Action == AuditActions.NodeMaintenance && e.Target == "node:drain-me")).ShouldBe(1);
     }
 
+    [Fact]
+    public async Task Stopping_while_a_heartbeat_is_in_flight_ends_the_agent_quietly()
+    {
+        // The host stops its hosted services also when its start fails (its port is taken), maybe before the first
+        // heartbeat ran or while it is in a query: the agent must end, not fault or cancel (either is a critical
+        // log line with a stack trace). Stop it at many points of its first heartbeat, from before it ran at all.
+        for (var delayMs = 0; delayMs <= 60; delayMs += 5)
+        {
+            var agent = NewAgent("stop-mid-beat", reconcileServices: new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>());
+            await agent.StartAsync(CancellationToken.None);
+            await Task.Delay(delayMs, TestContext.Current.CancellationToken);
+            await agent.StopAsync(CancellationToken.None);
+
+            var run = agent.Loop.ShouldNotBeNull();
+            run.IsCompleted.ShouldBeTrue($"stopped after {delayMs} ms");
+            run.Status.ShouldBe(TaskStatus.RanToCompletion, $"stopped after {delayMs} ms: {run.Exception?.GetBaseException().Message}");
+            agent.Dispose();
+        }
+    }
+
     /// <summary>Polls the node list (up to 30 s) until <paramref name="name"/> appears; null if it never does or <paramref name="gaveUp"/> says stop.</summary>
     private async Task<NodeView?> WaitForNodeAsync(string name, Func<bool>? gaveUp = null)
     {
@@ -123,14 +143,16 @@ public sealed class NodeTests(PanelFixture fixture) : PanelTest(fixture)
         return null;
     }
 
-    private NodeAgent NewAgent(string name)
+    /// <param name="name">The node's configured name.</param>
+    /// <param name="reconcileServices">Where the reconciliation at start resolves its job (the fixture's by default).</param>
+    private NodeAgent NewAgent(string name, IServiceScopeFactory? reconcileServices = null)
     {
         var options = new PanelOptions { Jobs = { NodeName = name, RunServer = false } };
         return new NodeAgent(
             Fixture.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Panel.Core.Persistence.PanelDbContext>>(),
             Fixture.Services.GetRequiredService<DriverRegistry>(),
             Fixture.Services.GetRequiredService<IpPoolService>(),
-            Fixture.Services.GetRequiredService<IServiceScopeFactory>(),
+            reconcileServices ?? Fixture.Services.GetRequiredService<IServiceScopeFactory>(),
             options,
             TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent>.Instance);

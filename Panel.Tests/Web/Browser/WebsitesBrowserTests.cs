@@ -14,7 +14,8 @@ namespace Panel.Tests.Web.Browser;
 /// A customer adds a website in the browser (bad input shown on the form), watches its container come up,
 /// uploads a zip and sees the site listed; curl through the panel's real edge gets the content, and the
 /// request shows in the site's recent requests. Another customer cannot open it; the admin finds it among
-/// all websites beside the edge's health; the customer deletes it, moves to a bigger plan and cancels the hosting.
+/// all websites beside the edge's health; the customer deletes it, runs a site with its own web server (its start
+/// command changed on its page, its output shown), moves to a bigger plan and cancels the hosting.
 /// </summary>
 public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTest(fixture)
 {
@@ -196,6 +197,33 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await Assertions.Expect(page.GetByTestId("sites-empty")).ToBeVisibleAsync();
         (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/")).Status.ShouldBe(404);
 
+        // A site with its own web server: its start command given on the form, changed on its page (saved, the server
+        // restarted with it), and the server's output shown there.
+        const string first = "mkdir -p www && echo one > www/index.html && echo serving one && exec busybox httpd -f -p $PORT -h www";
+        const string second = "mkdir -p www && echo two > www/index.html && echo serving two && exec busybox httpd -f -p $PORT -h www";
+        await page.GetByText("My own web server", new() { Exact = true }).ClickAsync();
+        await page.GetByTestId("site-command").FillAsync(first);
+        await page.GetByTestId("site-domain").FillAsync("app.example.test");
+        await page.GetByTestId("site-add").ClickAsync();
+        await page.WaitForURLAsync(SiteUrl());
+        var appUrl = page.Url;
+        await Interactive(page, appUrl[appUrl.IndexOf("websites/", StringComparison.Ordinal)..]);
+        await Assertions.Expect(page.Locator("[data-testid=site-state][data-state=Live]")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Assertions.Expect(page.GetByTestId("site-command-edit")).ToHaveValueAsync(first);
+        await Assertions.Expect(page.GetByTestId("site-command-save")).ToBeDisabledAsync();
+        await UntilServedAsync("app.example.test", "one");
+        await page.GetByTestId("site-command-edit").FillAsync(second);
+        await page.GetByTestId("site-command-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("site-command-save")).ToBeDisabledAsync();
+        await UntilServedAsync("app.example.test", "two");
+        await page.GetByTestId("site-server-log-load").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("site-server-log")).ToContainTextAsync("serving two");
+        await browser.ScreenshotAsync("33-website-own-server");
+        await page.GetByTestId("site-delete").ClickAsync();
+        await page.Locator(".mud-dialog-container").GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await page.WaitForURLAsync(ListUrl());
+        await Assertions.Expect(page.GetByTestId("sites-empty")).ToBeVisibleAsync();
+
         // A bigger plan (confirmed, with its price): the space shows it at once and the container is resized.
         await page.Locator("[data-testid=change-plans] [data-plan='Web Browser Plus']").ClickAsync();
         await page.GetByTestId("change-plan-submit").ClickAsync();
@@ -213,6 +241,24 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await using var check = Fixture.Database.CreateContext();
         (await check.Operations.AnyAsync(o => o.Kind == OperationKind.Resize && o.Status == OperationStatus.Succeeded && o.VpsId != null && HostingBoxes(check).Contains(o.VpsId.Value))).ShouldBeTrue();
         (await check.Operations.AnyAsync(o => o.Kind == OperationKind.Delete && o.VpsId != null && HostingBoxes(check).Contains(o.VpsId.Value))).ShouldBeTrue();
+    }
+
+    /// <summary>Polls the edge (up to 20 s) until <paramref name="host"/>'s home page answers 200 with <paramref name="body"/>.</summary>
+    private async Task UntilServedAsync(string host, string body)
+    {
+        (int Status, string Body) last = default;
+        for (var i = 0; i < 80; i++)
+        {
+            last = await HostingTests.CurlAsync(host, Fixture.App.EdgeHttpPort, "/");
+            if (last.Status == 200 && last.Body.Trim() == body)
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new Shouldly.ShouldAssertException($"{host} did not answer '{body}' within 20 s; last: {last.Status} {last.Body}");
     }
 
     /// <summary>The VPS rows of hosting containers (those on a hosting plan's compute plan), also after their space went.</summary>
