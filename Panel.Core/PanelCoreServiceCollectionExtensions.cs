@@ -79,6 +79,7 @@ public static class PanelCoreServiceCollectionExtensions
         services.AddScoped<Jobs.Billing.PaymentRetryJob>();
         services.AddScoped<ApiTokenService>();
         services.AddScoped<Jobs.Api.ApiIdempotencyPurgeJob>();
+        services.AddScoped<Jobs.Hosting.HostingContentJob>();
         services.AddScoped<InvoicingService>();
         services.AddScoped<TaxService>();
         services.AddScoped<CouponService>();

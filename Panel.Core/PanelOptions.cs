@@ -205,6 +205,12 @@ public sealed class JobsOptions
     /// <summary>When each node samples its VPSes' usage (cron, UTC; default every minute; empty: never).</summary>
     public string MetricsCron { get; set; } = "* * * * *";
 
+    /// <summary>
+    /// When each node measures what its hosting containers' websites hold on disk (cron, UTC; default every 15
+    /// minutes; empty: never). An SFTP session's end measures its space at once whatever this says.
+    /// </summary>
+    public string HostingContentCron { get; set; } = "*/15 * * * *";
+
     /// <summary>Hangfire's PostgreSQL schema.</summary>
     public string Schema { get; set; } = "hangfire";
 }

@@ -178,6 +178,35 @@ public sealed partial class HostingRuntime(DriverRegistry drivers, PanelOptions 
         await RunAsync(engineId, ["sh", "-c", unpack], Convert.ToBase64String(tar), cancellationToken);
     }
 
+    /// <summary>
+    /// What each site folder holds now: the sizes of its files (links not followed), whoever wrote them - an upload,
+    /// SFTP, the site's own server. Keyed by site id; a site without a folder is absent.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<int, long>> MeasureAsync(string engineId, CancellationToken cancellationToken = default)
+    {
+        const string script = """
+            cd /srv/sites 2>/dev/null || exit 0
+            for d in [0-9]*; do
+              [ -d "$d" ] && [ ! -L "$d" ] || continue
+              printf '%s ' "$d"
+              find "$d" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'
+            done
+            """;
+        var output = await RunAsync(engineId, ["sh", "-c", script], null, cancellationToken);
+        var sizes = new Dictionary<int, long>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var bytes))
+            {
+                sizes[id] = bytes;
+            }
+        }
+
+        return sizes;
+    }
+
     /// <summary>Removes a site's folder and log from the container.</summary>
     public async Task RemoveAsync(string engineId, int siteId, CancellationToken cancellationToken = default)
         => await RunAsync(engineId, ["rm", "-rf", SiteFolder(siteId), $"{LogFolder}/{siteId.ToString(CultureInfo.InvariantCulture)}.log"], null, cancellationToken);

@@ -189,6 +189,20 @@ public sealed class NodeAgent(
                 new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
         }
 
+        if (string.IsNullOrWhiteSpace(options.Jobs.HostingContentCron))
+        {
+            recurring.RemoveIfExists(Jobs.Hosting.HostingContentJob.RecurringId(NodeName));
+        }
+        else
+        {
+            recurring.AddOrUpdate<Jobs.Hosting.HostingContentJob>(
+                Jobs.Hosting.HostingContentJob.RecurringId(NodeName),
+                JobsServiceCollectionExtensions.NodeQueue(NodeName),
+                j => j.RunAsync(CancellationToken.None),
+                options.Jobs.HostingContentCron,
+                new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+        }
+
         var cron = options.Jobs.ReconcileCron;
         if (string.IsNullOrWhiteSpace(cron))
         {

@@ -66,6 +66,7 @@ public sealed class NodeHostFixture : IAsyncLifetime
         options.Jobs.HeartbeatSeconds = 1;
         options.Jobs.ReconcileCron = ""; // the reconcile tests run the pass themselves; a minutely one would race them
         options.Jobs.MetricsCron = ""; // likewise the metrics tests, on a clock of their own
+        options.Jobs.HostingContentCron = ""; // the hosting tests check the content figures at their own moments
         options.Jobs.WorkerCount = 6;
         options.Backups.KeepPerVps = 2;
         options.Edge.SftpFirstPort = 32201; // the tests' SFTP gateways listen from here (away from a panel running on this machine)

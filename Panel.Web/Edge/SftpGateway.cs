@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Panel.Core;
+using Hangfire;
 using Panel.Core.Hosting;
+using Panel.Core.Jobs.Hosting;
 
 namespace Panel.Web.Edge;
 
@@ -12,13 +14,16 @@ namespace Panel.Web.Edge;
 /// SSH session - authentication included - is end to end between the customer and their container, so the
 /// panel holds no key of theirs. Reloaded with the edge (<see cref="EdgeSignal"/> and every <c>ReloadSeconds</c>):
 /// a new space's port opens, a removed space's closes, and while a container does not run (stopped, suspended)
-/// its port closes connections at once and the ones open are cut.
+/// its port closes connections at once and the ones open are cut. When a session ends, the space's content is
+/// measured again on the node's queue (<see cref="HostingContentJob"/>): what the customer uploaded shows at once.
 /// </summary>
-public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, PanelOptions options, ILogger<SftpGateway> logger)
+public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, IBackgroundJobClient jobs, PanelOptions options, ILogger<SftpGateway> logger)
     : IHostedService, IAsyncDisposable
 {
     private readonly SemaphoreSlim reloadLock = new(1, 1);
     private readonly Dictionary<int, Listener> listeners = [];
+    private static readonly TimeSpan MeasureDelay = TimeSpan.FromSeconds(2);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> measuring = new();
     private readonly CancellationTokenSource stopping = new();
     private Task? background;
 
@@ -99,6 +104,7 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
                 {
                     if (listeners.TryGetValue(port, out var existing))
                     {
+                        existing.SpaceId = route.SpaceId;
                         existing.Retarget(route.Destination);
                         continue;
                     }
@@ -114,7 +120,7 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
                         continue;
                     }
 
-                    var listener = new Listener(tcp, logger);
+                    var listener = new Listener(tcp, logger, SessionEnded) { SpaceId = route.SpaceId };
                     listener.Retarget(route.Destination);
                     listener.Run(stopping.Token);
                     listeners[port] = listener;
@@ -139,6 +145,36 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
         await StopAsync(CancellationToken.None);
         stopping.Dispose();
         reloadLock.Dispose();
+    }
+
+    /// <summary>
+    /// Queues one measure of the space a moment after its session ended; sessions that end meanwhile share it, so a
+    /// flood of connections makes one job per space every <see cref="MeasureDelay"/> at most.
+    /// </summary>
+    private void SessionEnded(int spaceId)
+    {
+        if (!measuring.TryAdd(spaceId, 0))
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(MeasureDelay, stopping.Token);
+                measuring.TryRemove(spaceId, out _); // first: a session that ends from now on queues another
+                HostingContentJob.Enqueue(jobs, spaceId, options.Jobs.NodeName);
+            }
+            catch (OperationCanceledException)
+            {
+                // stopping: the recurring measure catches up
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning("sftp gateway: cannot queue the measure of hosting space {Space}: {Message}", spaceId, ex.Message);
+            }
+        }, CancellationToken.None);
     }
 
     private void OnChanged() => _ = Task.Run(async () =>
@@ -177,8 +213,11 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
     }
 
     /// <summary>One space's port: accepts, and pipes each connection to the container's port 22 while it has a destination.</summary>
-    private sealed class Listener(TcpListener tcp, ILogger logger) : IDisposable
+    private sealed class Listener(TcpListener tcp, ILogger logger, Action<int> sessionEnded) : IDisposable
     {
+        /// <summary>The hosting space the port belongs to now.</summary>
+        public int SpaceId { get; set; }
+
         private readonly CancellationTokenSource closed = new();
         private CancellationTokenSource connections = new();
 
@@ -247,6 +286,7 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
 
         private async Task PipeAsync(Socket client, string destination, CancellationToken cancellationToken)
         {
+            var reached = false;
             using (client)
             using (var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
             {
@@ -257,6 +297,8 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
                         connect.CancelAfter(TimeSpan.FromSeconds(5));
                         await upstream.ConnectAsync(IPAddress.Parse(destination), 22, connect.Token);
                     }
+
+                    reached = true;
 
                     client.NoDelay = true;
                     upstream.NoDelay = true;
@@ -273,6 +315,11 @@ public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, Pane
                 {
                     logger.LogDebug("sftp gateway: connection to {Destination} ended: {Message}", destination, ex.Message);
                 }
+            }
+
+            if (reached)
+            {
+                sessionEnded(SpaceId); // whatever the session changed in the space's files shows in its figures
             }
         }
     }

@@ -75,6 +75,26 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
             var first = await UntilAsync(domain, http, body => body.StartsWith("dynamic ", StringComparison.Ordinal));
             first.ShouldBe($"dynamic user=web port={site.Port} start={Start(first)} mode=first");
 
+            // What the server wrote (its count file and page) counts beside the upload once the node measures the
+            // space (HostingContentJob; every 15 minutes, and after each SFTP session).
+            var uploaded = System.Text.Encoding.UTF8.GetByteCount(StartScript.Replace("\r", "", StringComparison.Ordinal) + "\n");
+            await using (var db = node.Database.CreateContext())
+            {
+                (await db.Sites.Where(s => s.Id == site.Id).Select(s => s.ContentBytes).SingleAsync(ct)).ShouldBe(uploaded);
+            }
+
+            var (jobScope, contentJob) = node.Resolve<Panel.Core.Jobs.Hosting.HostingContentJob>();
+            await using (jobScope)
+            {
+                (await contentJob.RunAsync(ct)).ShouldBeGreaterThan(0);
+            }
+
+            await using (var db = node.Database.CreateContext())
+            {
+                var written = Start(first).ToString(System.Globalization.CultureInfo.InvariantCulture).Length + 1 + first.Length + 1;
+                (await db.Sites.Where(s => s.Id == site.Id).Select(s => s.ContentBytes).SingleAsync(ct)).ShouldBe(uploaded + written);
+            }
+
             // Its server runs as web (never root), in a session of its own under the supervisor.
             var ps = await node.Lxc.ExecAsync(new ExecOptions(box.EngineId, ["sh", "-c", $"ps -o user=,args= -u web | grep -F 'httpd -f -p {site.Port}' | grep -v grep"]), ct);
             ps.StdOut.ShouldContain("web");

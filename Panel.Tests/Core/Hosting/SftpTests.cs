@@ -88,7 +88,8 @@ public sealed class SftpTests(NodeHostFixture node)
             edge = HostingTests.NewEdge(node, edgeOptions);
             await edge.StartAsync(ct);
             gateway = new SftpGateway(node.Services.GetRequiredService<EdgeDirectory>(), node.Services.GetRequiredService<EdgeSignal>(),
-                new PanelOptions { Edge = { SftpAddress = "127.0.0.1", ReloadSeconds = 3600 } }, NullLogger<SftpGateway>.Instance);
+                node.Services.GetRequiredService<Hangfire.IBackgroundJobClient>(),
+                new PanelOptions { Edge = { SftpAddress = "127.0.0.1", ReloadSeconds = 3600 }, Jobs = { NodeName = node.Options.Jobs.NodeName } }, NullLogger<SftpGateway>.Instance);
             await gateway.StartAsync(ct);
             gateway.Ports.ShouldContainKey(aliceSpace.SftpPort);
             gateway.Ports[aliceSpace.SftpPort].ShouldNotBeNull("the running container's address");
@@ -100,6 +101,8 @@ public sealed class SftpTests(NodeHostFixture node)
             put.ExitCode.ShouldBe(0, put.StdErr);
             put.StdOut.ShouldContain("index.html");
             (await HostingTests.CurlAsync(a.Domain, http, "/")).ShouldBe((200, $"<h1>by sftp {tag}</h1>"));
+            // The session's end has the space measured again (a job on the node's queue): the site's figure is what SFTP put there.
+            await UntilContentAsync(a.Id, System.Text.Encoding.UTF8.GetByteCount($"<h1>by sftp {tag}</h1>"));
 
             // The chroot: "/" and ".." are the sites' root, which holds only her site folders - no /etc, no other tenant's.
             var look = await SftpAsync(aliceSpace.SftpPort, "cd ..\npwd\nls -1 /\ncd /etc\n", key: aliceKey);
@@ -171,6 +174,25 @@ public sealed class SftpTests(NodeHostFixture node)
                 await hosting.TerminateAsync(Actor.System, tenant.UserId!.Value, "test over");
             }
         }
+    }
+
+    /// <summary>Polls (up to 20 s) until the site's recorded content is <paramref name="bytes"/>.</summary>
+    private async Task UntilContentAsync(int siteId, long bytes)
+    {
+        long last = -1;
+        for (var i = 0; i < 100; i++)
+        {
+            await using var db = node.Database.CreateContext();
+            last = await db.Sites.Where(s => s.Id == siteId).Select(s => s.ContentBytes).SingleAsync();
+            if (last == bytes)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new ShouldAssertException($"site {siteId}: content {last} bytes after 20 s, expected {bytes}");
     }
 
     internal static void RequireTool(string name)
