@@ -116,6 +116,12 @@ public sealed class EdgeOptions
     /// <summary>Where it listens for HTTPS (production: port 443); empty for none.</summary>
     public string HttpsUrl { get; set; } = "https://127.0.0.1:8443";
 
+    /// <summary>
+    /// The HTTPS port visitors reach the edge on, for the redirects of sites that force HTTPS: 0 (default) for the port
+    /// of <see cref="HttpsUrl"/>; set it when a port forward sits in front (443 leaves the port out of the address).
+    /// </summary>
+    public int PublicHttpsPort { get; set; }
+
     /// <summary>Requests per second each site may receive (a token bucket), beyond which the edge answers 429.</summary>
     public int RequestsPerSecond { get; set; } = 200;
 

@@ -13,7 +13,8 @@ namespace Panel.Core.Hosting;
 /// <param name="CertificatePem">Its certificate (PEM), or null before one is issued.</param>
 /// <param name="KeyPem">Its private key (PEM).</param>
 /// <param name="OverAllowance">Whether its tenant's sites have used up their hosting plan's monthly traffic (the edge answers with the bandwidth page until the month ends or the plan grows).</param>
-public sealed record EdgeSite(int SiteId, IReadOnlyList<string> Names, bool Suspended, string? Destination, string? CertificatePem, string? KeyPem, bool OverAllowance = false);
+/// <param name="ForceHttps">Whether plain-HTTP requests get a redirect to HTTPS.</param>
+public sealed record EdgeSite(int SiteId, IReadOnlyList<string> Names, bool Suspended, string? Destination, string? CertificatePem, string? KeyPem, bool OverAllowance = false, bool ForceHttps = false);
 
 /// <summary>A hosting space as the SFTP gateway forwards it.</summary>
 /// <param name="SpaceId">The space.</param>
@@ -34,6 +35,7 @@ public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory, T
             s.Port,
             s.Status,
             s.SpaceId,
+            s.ForceHttps,
             Names = s.Names.OrderByDescending(n => n.IsPrimary).ThenBy(n => n.Name).Select(n => n.Name).ToList(),
             Running = s.Space.Vps != null && s.Space.Vps.Status == VpsStatus.Running,
             ContainerSuspended = s.Space.Vps != null && s.Space.Vps.Status == VpsStatus.Suspended,
@@ -44,7 +46,7 @@ public sealed class EdgeDirectory(IDbContextFactory<PanelDbContext> dbFactory, T
         return [.. rows.Select(r => new EdgeSite(
             r.Id, r.Names, r.Status == SiteStatus.Suspended || r.ContainerSuspended,
             r.Running && r.Address is not null ? $"http://{r.Address}:{r.Port}/" : null,
-            r.Cert?.CertificatePem, r.Cert?.KeyPem, over.Contains(r.SpaceId)))];
+            r.Cert?.CertificatePem, r.Cert?.KeyPem, over.Contains(r.SpaceId), r.ForceHttps))];
     }
 
     /// <summary>The hosting spaces whose sites' traffic this UTC month (as the edge counted it) has reached their plan's allowance.</summary>

@@ -340,6 +340,26 @@ public sealed partial class HostingService(
         return await GetAsync(actor, siteId, cancellationToken);
     }
 
+    /// <summary>
+    /// Turns the redirect of plain-HTTP requests to HTTPS on or off (the owner or an admin). The edge answers them
+    /// with 301 (GET, HEAD) or 308 (other methods, which keep their body) to the same name, path and query over HTTPS;
+    /// ACME's HTTP-01 challenges are still answered over HTTP, so certificates keep renewing.
+    /// </summary>
+    public async Task<SiteView> SetForceHttpsAsync(Actor actor, int siteId, bool on, CancellationToken cancellationToken = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var site = await OwnedAsync(db, actor, siteId, cancellationToken);
+        if (site.ForceHttps != on)
+        {
+            site.ForceHttps = on;
+            await db.SaveChangesAsync(cancellationToken);
+            await audit.RecordAsync(actor, AuditActions.HostingSite, $"site:{siteId}", on ? "HTTP redirected to HTTPS" : "HTTP served as HTTP", cancellationToken);
+            signal.Notify();
+        }
+
+        return await GetAsync(actor, siteId, cancellationToken);
+    }
+
     /// <summary>The end of a site's server log (starts, exits and its output; the owner or an admin), or "" while its container does not run.</summary>
     public async Task<string> ServerLogAsync(Actor actor, int siteId, CancellationToken cancellationToken = default)
     {
@@ -859,7 +879,8 @@ public sealed partial class HostingService(
             db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => (CertificateSource?)c.Source).FirstOrDefault(),
             db.EdgeCertificates.Where(c => c.SiteId == s.Id).Select(c => c.Issuer).FirstOrDefault(),
             s.CertificateProblem,
-            s.Command));
+            s.Command,
+            s.ForceHttps));
     }
 }
 
@@ -915,11 +936,12 @@ public sealed record AddSiteRequest(string Domain, IReadOnlyList<string>? Aliase
 /// <param name="CertificateIssuer">The issuer's distinguished name of the certificate it has now.</param>
 /// <param name="CertificateProblem">Why the last ACME order failed, or null.</param>
 /// <param name="Command">A dynamic site's start command (null for static sites).</param>
+/// <param name="ForceHttps">Whether plain-HTTP visitors are redirected to HTTPS.</param>
 public sealed record SiteView(int Id, string Domain, IReadOnlyList<string> Aliases, SiteKind Kind, SiteStatus Status, string? StatusReason,
     int Port, long ContentBytes, Guid OwnerId, string PlanName, VpsStatus? ContainerStatus, DateTime CreatedAt,
     string OwnerEmail, string? ContainerReason, DateTime? CertificateExpiresAt, long BytesThisMonth,
     CertificateSource CertificateSource = CertificateSource.PanelCa, CertificateSource? CertificateIssuedBy = null, string? CertificateIssuer = null, string? CertificateProblem = null,
-    string? Command = null)
+    string? Command = null, bool ForceHttps = false)
 {
     /// <summary>What a visitor gets, from the site's and its container's status (the edge decides the same way).</summary>
     public SiteState State => Status == SiteStatus.Suspended || ContainerStatus == VpsStatus.Suspended ? SiteState.Suspended

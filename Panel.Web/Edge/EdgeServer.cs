@@ -167,12 +167,20 @@ public sealed class EdgeServer(
             {
                 var id = site.SiteId.ToString(CultureInfo.InvariantCulture);
                 var state = site.Suspended ? "suspended" : site.OverAllowance ? "over-allowance" : site.Destination is null ? "unavailable" : "active";
+                var metadata = new Dictionary<string, string> { ["site"] = id, ["state"] = state };
+                if (site.ForceHttps && site.CertificatePem is not null && HttpsAddress is { } listening)
+                {
+                    // Only with a certificate and an HTTPS listener: a redirect to nothing would take the site down.
+                    var port = options.Edge.PublicHttpsPort is > 0 and <= 65535 ? options.Edge.PublicHttpsPort : listening.Port;
+                    metadata["https"] = port.ToString(CultureInfo.InvariantCulture);
+                }
+
                 routes.Add(new RouteConfig
                 {
                     RouteId = "site-" + id,
                     ClusterId = "site-" + id,
                     Match = new RouteMatch { Hosts = [.. site.Names], Path = "{**rest}" },
-                    Metadata = new Dictionary<string, string> { ["site"] = id, ["state"] = state },
+                    Metadata = metadata,
                 });
                 clusters.Add(new ClusterConfig
                 {
@@ -302,6 +310,19 @@ public sealed class EdgeServer(
         await next();
     }
 
+    /// <summary>301 (GET, HEAD) or 308 (keeps the method and body) to the same host, path and query over HTTPS.</summary>
+    private static void RedirectToHttps(HttpContext context, string port)
+    {
+        var request = context.Request;
+        var host = request.Host.Host; // one of the site's names (routes match by name)
+        var authority = port == "443" ? host : host + ":" + port;
+        context.Response.StatusCode = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)
+            ? StatusCodes.Status301MovedPermanently
+            : StatusCodes.Status308PermanentRedirect;
+        context.Response.Headers.Location = "https://" + authority + request.PathBase + request.Path + request.QueryString;
+        context.Response.Headers.CacheControl = "no-cache"; // a change of the setting takes effect in browsers at once
+    }
+
     private async Task SiteGateAsync(HttpContext context, Func<Task> next)
     {
         var route = context.GetReverseProxyFeature().Route.Config;
@@ -328,6 +349,13 @@ public sealed class EdgeServer(
             {
                 context.Response.Headers.RetryAfter = "1";
                 await PageAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests", "This website receives more requests than it may at the moment; try again in a second.");
+                return;
+            }
+
+            if (!context.Request.IsHttps && route.Metadata.TryGetValue("https", out var httpsPort)
+                && !context.Request.Path.StartsWithSegments(AcmeChallengeStore.PathPrefix, StringComparison.Ordinal))
+            {
+                RedirectToHttps(context, httpsPort);
                 return;
             }
 

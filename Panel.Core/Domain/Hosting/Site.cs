@@ -60,11 +60,14 @@ public sealed class Site
     /// <summary>A dynamic site's start command (run by <c>sh -c</c> as the <c>web</c> user in the site folder, PORT set); null for static sites.</summary>
     public string? Command { get; set; }
 
-    /// <summary>Bytes of content last uploaded.</summary>
+    /// <summary>Bytes its folder holds, as last counted (an upload, the file manager, or <c>HostingContentJob</c>'s measure).</summary>
     public long ContentBytes { get; set; }
 
     /// <summary>When it was added (UTC).</summary>
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>Whether the edge answers its plain-HTTP requests with a redirect to HTTPS (ACME's challenges excepted).</summary>
+    public bool ForceHttps { get; set; }
 
     /// <summary>Where its certificate should come from (the customer's choice).</summary>
     public CertificateSource CertificateSource { get; set; }

@@ -2074,6 +2074,10 @@ namespace Panel.Core.Persistence.Migrations
                         .HasColumnType("character varying(253)")
                         .HasColumnName("domain");
 
+                    b.Property<bool>("ForceHttps")
+                        .HasColumnType("boolean")
+                        .HasColumnName("force_https");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(20)

@@ -65,6 +65,7 @@ public sealed class HostingTests(NodeHostFixture node)
         await Should.ThrowAsync<PanelNotFoundException>(() => hosting.GetAsync(alice, b.Id));
         await Should.ThrowAsync<PanelNotFoundException>(() => hosting.DeleteSiteAsync(alice, b.Id));
         await Should.ThrowAsync<PanelNotFoundException>(() => hosting.AddAliasAsync(alice, b.Id, "mine.test"));
+        await Should.ThrowAsync<PanelNotFoundException>(() => hosting.SetForceHttpsAsync(alice, b.Id, true));
         using (var zip = SiteArchiveTests.Zip(("index.html", "alice was here", 0)))
         {
             await Should.ThrowAsync<PanelNotFoundException>(() => hosting.UploadAsync(alice, b.Id, zip));
@@ -324,6 +325,16 @@ public sealed class HostingTests(NodeHostFixture node)
         var output = r.StdOut.TrimEnd('\n');
         var cut = output.LastIndexOf('\n');
         return (int.Parse(output[(cut + 1)..], CultureInfo.InvariantCulture), cut < 0 ? "" : output[..cut].TrimEnd('\n'));
+    }
+
+    /// <summary>A plain-HTTP request through the edge without following redirects: its status and where it points.</summary>
+    internal static async Task<(int Status, string Location)> RedirectAsync(string host, int port, string path)
+    {
+        List<string> args = ["-sS", "--max-time", "10", "--resolve", $"{host}:{port}:127.0.0.1", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", $"http://{host}:{port}{path}"];
+        var r = await ProcessRunner.Instance.RunAsync("curl", args, new ProcessRunOptions(TimeSpan.FromSeconds(15)));
+        r.ExitCode.ShouldBe(0, $"curl {string.Join(' ', args)}: {r.StdErr}");
+        var parts = r.StdOut.Trim().Split(' ', 2);
+        return (int.Parse(parts[0], CultureInfo.InvariantCulture), parts.Length > 1 ? parts[1] : "");
     }
 
     internal static int FreePort()

@@ -113,6 +113,18 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/about/team.html")).ShouldBe((200, "the team"));
         await browser.ScreenshotAsync("30-website-detail");
 
+        // Redirect HTTP to HTTPS, switched on the page: plain HTTP gets a 301 to the same page over HTTPS (the edge's
+        // HTTPS port), ACME's challenge path is left alone; switched off, HTTP serves again.
+        await page.GetByText("Redirect HTTP to HTTPS", new() { Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=site-force-https][data-on=true]")).ToBeVisibleAsync();
+        (await UntilRedirectAsync("shop.example.test", "/about/?from=http", 301)).ShouldBe((301, $"https://shop.example.test:{Fixture.App.EdgeHttpsPort}/about/?from=http"));
+        (await HostingTests.RedirectAsync("www.shop.example.test", Fixture.App.EdgeHttpPort, "/")).ShouldBe((301, $"https://www.shop.example.test:{Fixture.App.EdgeHttpsPort}/"));
+        (await HostingTests.RedirectAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/.well-known/acme-challenge/unknown")).Status.ShouldNotBe(301);
+        await page.GetByText("Redirect HTTP to HTTPS", new() { Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=site-force-https][data-on=false]")).ToBeVisibleAsync();
+        (await UntilRedirectAsync("shop.example.test", "/about/", 200)).Status.ShouldBe(200);
+        (await HostingTests.CurlAsync("shop.example.test", Fixture.App.EdgeHttpPort, "/about/")).ShouldBe((200, "about us"));
+
         // Listed with its alias and state.
         await page.GetByTestId("nav-websites").ClickAsync();
         await Interactive(page, "websites");
@@ -241,6 +253,24 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await using var check = Fixture.Database.CreateContext();
         (await check.Operations.AnyAsync(o => o.Kind == OperationKind.Resize && o.Status == OperationStatus.Succeeded && o.VpsId != null && HostingBoxes(check).Contains(o.VpsId.Value))).ShouldBeTrue();
         (await check.Operations.AnyAsync(o => o.Kind == OperationKind.Delete && o.VpsId != null && HostingBoxes(check).Contains(o.VpsId.Value))).ShouldBeTrue();
+    }
+
+    /// <summary>Polls (up to 20 s, plain HTTP) until <paramref name="path"/> answers <paramref name="status"/> (the edge reloads after a change).</summary>
+    private async Task<(int Status, string Location)> UntilRedirectAsync(string host, string path, int status)
+    {
+        (int Status, string Location) last = default;
+        for (var i = 0; i < 80; i++)
+        {
+            last = await HostingTests.RedirectAsync(host, Fixture.App.EdgeHttpPort, path);
+            if (last.Status == status)
+            {
+                return last;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new Shouldly.ShouldAssertException($"{host}{path} did not answer {status} within 20 s; last: {last.Status} {last.Location}");
     }
 
     /// <summary>Polls the edge (up to 20 s) until <paramref name="host"/>'s home page answers 200 with <paramref name="body"/>.</summary>

@@ -170,6 +170,24 @@ public sealed partial class SiteDetail : IAsyncDisposable
         }
     }
 
+    private async Task SetForceHttpsAsync(bool on)
+    {
+        switching = true;
+        try
+        {
+            site = await Hosting.SetForceHttpsAsync(actor, Id, on);
+            Snackbar.Add(on ? "Visitors over HTTP are now sent to HTTPS" : "The site answers over HTTP again", Severity.Success);
+        }
+        catch (PanelRefusedException ex)
+        {
+            Snackbar.Add(ex.Message, Severity.Error);
+        }
+        finally
+        {
+            switching = false;
+        }
+    }
+
     private async Task UploadAsync(InputFileChangeEventArgs e)
     {
         uploadError = null;
