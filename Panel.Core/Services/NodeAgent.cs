@@ -131,12 +131,6 @@ public sealed class NodeAgent(
                     }
                 }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                // The host is stopping (Ctrl+C, or start-up failed, e.g. the port is taken): a heartbeat cut off
-                // mid-query is not an error worth a stack trace.
-                return;
-            }
             catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or TimeoutException or InvalidOperationException)
             {
                 logger.LogWarning("node {Node}: heartbeat failed ({Reason}); retrying in {Seconds} s", NodeName, ex.GetBaseException().Message, Interval.TotalSeconds);
@@ -145,7 +139,9 @@ public sealed class NodeAgent(
             {
                 if (stoppingToken.IsCancellationRequested)
                 {
-                    return; // whatever a pass cut short by the stop hit, it is moot
+                    // The process is stopping (Ctrl+C, or its start failed, e.g. the port is taken): whatever a pass
+                    // cut short by the stop hit - a cancelled query included - is moot, not worth a stack trace.
+                    return;
                 }
 
                 // Unexpected: the whole exception for the operator; the node shows offline until a heartbeat succeeds.
@@ -175,47 +171,21 @@ public sealed class NodeAgent(
         var report = await sp.GetRequiredService<Jobs.Vps.ReconcileJob>().RunAsync(atStart: true, cancellationToken);
         logger.LogInformation("node {Node}: reconciled at start ({Report})", NodeName, report);
         var recurring = sp.GetRequiredService<Hangfire.IRecurringJobManager>();
-        if (string.IsNullOrWhiteSpace(options.Jobs.MetricsCron))
-        {
-            recurring.RemoveIfExists(Jobs.Vps.MetricsJob.RecurringId(NodeName));
-        }
-        else
-        {
-            recurring.AddOrUpdate<Jobs.Vps.MetricsJob>(
-                Jobs.Vps.MetricsJob.RecurringId(NodeName),
-                JobsServiceCollectionExtensions.NodeQueue(NodeName),
-                j => j.RunAsync(CancellationToken.None),
-                options.Jobs.MetricsCron,
-                new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
-        }
+        OnThisNode<Jobs.Vps.MetricsJob>(recurring, Jobs.Vps.MetricsJob.RecurringId(NodeName), options.Jobs.MetricsCron, j => j.RunAsync(CancellationToken.None));
+        OnThisNode<Jobs.Hosting.HostingContentJob>(recurring, Jobs.Hosting.HostingContentJob.RecurringId(NodeName), options.Jobs.HostingContentCron, j => j.RunAsync(CancellationToken.None));
+        OnThisNode<Jobs.Vps.ReconcileJob>(recurring, Jobs.Vps.ReconcileJob.RecurringId(NodeName), options.Jobs.ReconcileCron, j => j.RunAsync(false, CancellationToken.None));
+    }
 
-        if (string.IsNullOrWhiteSpace(options.Jobs.HostingContentCron))
-        {
-            recurring.RemoveIfExists(Jobs.Hosting.HostingContentJob.RecurringId(NodeName));
-        }
-        else
-        {
-            recurring.AddOrUpdate<Jobs.Hosting.HostingContentJob>(
-                Jobs.Hosting.HostingContentJob.RecurringId(NodeName),
-                JobsServiceCollectionExtensions.NodeQueue(NodeName),
-                j => j.RunAsync(CancellationToken.None),
-                options.Jobs.HostingContentCron,
-                new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
-        }
-
-        var cron = options.Jobs.ReconcileCron;
+    /// <summary>A recurring job on this node's queue at <paramref name="cron"/> (UTC); removed when the cron is empty.</summary>
+    private void OnThisNode<TJob>(Hangfire.IRecurringJobManager recurring, string id, string? cron, System.Linq.Expressions.Expression<Func<TJob, Task>> run)
+    {
         if (string.IsNullOrWhiteSpace(cron))
         {
-            recurring.RemoveIfExists(Jobs.Vps.ReconcileJob.RecurringId(NodeName));
+            recurring.RemoveIfExists(id);
             return;
         }
 
-        recurring.AddOrUpdate<Jobs.Vps.ReconcileJob>(
-                Jobs.Vps.ReconcileJob.RecurringId(NodeName),
-                JobsServiceCollectionExtensions.NodeQueue(NodeName),
-                j => j.RunAsync(false, CancellationToken.None),
-                cron,
-                new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+        recurring.AddOrUpdate(id, JobsServiceCollectionExtensions.NodeQueue(NodeName), run, cron, new Hangfire.RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
     }
 
     private static long DiskSpace(string stateDirectory)

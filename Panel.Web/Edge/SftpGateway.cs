@@ -1,7 +1,8 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Panel.Core;
 using Hangfire;
+using Panel.Core;
 using Panel.Core.Hosting;
 using Panel.Core.Jobs.Hosting;
 
@@ -20,10 +21,10 @@ namespace Panel.Web.Edge;
 public sealed class SftpGateway(EdgeDirectory directory, EdgeSignal signal, IBackgroundJobClient jobs, PanelOptions options, ILogger<SftpGateway> logger)
     : IHostedService, IAsyncDisposable
 {
+    private static readonly TimeSpan MeasureDelay = TimeSpan.FromSeconds(2);
     private readonly SemaphoreSlim reloadLock = new(1, 1);
     private readonly Dictionary<int, Listener> listeners = [];
-    private static readonly TimeSpan MeasureDelay = TimeSpan.FromSeconds(2);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> measuring = new();
+    private readonly ConcurrentDictionary<int, byte> measuring = new();
     private readonly CancellationTokenSource stopping = new();
     private Task? background;
 

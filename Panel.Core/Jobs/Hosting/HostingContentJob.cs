@@ -35,10 +35,8 @@ public sealed class HostingContentJob(IDbContextFactory<PanelDbContext> dbFactor
     [JobDisplayName("Measure the websites of hosting space #{0}")]
     public async Task<int> MeasureAsync(int spaceId, CancellationToken cancellationToken)
     {
-        var node = JobsServiceCollectionExtensions.NodeKey(options.Jobs.NodeName);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var space = await db.HostingSpaces.AsNoTracking()
-            .Where(s => s.Id == spaceId && s.Vps != null && s.Vps.Status == VpsStatus.Running && s.Vps.Node != null && s.Vps.Node.Name == node)
+        var space = await RunningHere(db).Where(s => s.Id == spaceId)
             .Select(s => new { s.Vps!.EngineId, Sites = s.Sites.Select(x => new { x.Id, x.ContentBytes }).ToList() })
             .FirstOrDefaultAsync(cancellationToken);
         if (space is null || space.EngineId.Length == 0)
@@ -74,13 +72,10 @@ public sealed class HostingContentJob(IDbContextFactory<PanelDbContext> dbFactor
     [JobDisplayName("Measure websites")]
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        var node = JobsServiceCollectionExtensions.NodeKey(options.Jobs.NodeName);
         List<int> spaces;
         await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         {
-            spaces = await db.HostingSpaces.AsNoTracking()
-                .Where(s => s.Vps != null && s.Vps.Status == VpsStatus.Running && s.Vps.Node != null && s.Vps.Node.Name == node)
-                .OrderBy(s => s.Id).Select(s => s.Id).ToListAsync(cancellationToken);
+            spaces = await RunningHere(db).OrderBy(s => s.Id).Select(s => s.Id).ToListAsync(cancellationToken);
         }
 
         var changed = 0;
@@ -95,5 +90,13 @@ public sealed class HostingContentJob(IDbContextFactory<PanelDbContext> dbFactor
         }
 
         return changed;
+    }
+
+    /// <summary>The hosting spaces whose container runs on this node.</summary>
+    private IQueryable<Domain.Hosting.HostingSpace> RunningHere(PanelDbContext db)
+    {
+        var node = JobsServiceCollectionExtensions.NodeKey(options.Jobs.NodeName);
+        return db.HostingSpaces.AsNoTracking()
+            .Where(s => s.Vps != null && s.Vps.Status == VpsStatus.Running && s.Vps.Node != null && s.Vps.Node.Name == node);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Panel.Core;
 using Panel.Core.Domain.Hosting;
@@ -72,7 +71,7 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
             }
 
             await edge.StartAsync(CancellationToken.None);
-            var first = await UntilAsync(domain, http, body => body.StartsWith("dynamic ", StringComparison.Ordinal));
+            var first = await HostingTests.UntilAsync(domain, http, body => body.StartsWith("dynamic ", StringComparison.Ordinal));
             first.ShouldBe($"dynamic user=web port={site.Port} start={Start(first)} mode=first");
 
             // What the server wrote (its count file and page) counts beside the upload once the node measures the
@@ -102,7 +101,7 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
             // Killed, it is started again within a few seconds (the start count grows), and the log says so.
             var before = Start(first);
             await node.Lxc.ExecAsync(new ExecOptions(box.EngineId, ["pkill", "-KILL", "-u", "web", "-f", $"httpd -f -p {site.Port}"]), ct);
-            var again = await UntilAsync(domain, http, body => body.StartsWith("dynamic ", StringComparison.Ordinal) && Start(body) > before);
+            var again = await HostingTests.UntilAsync(domain, http, body => body.StartsWith("dynamic ", StringComparison.Ordinal) && Start(body) > before);
             again.ShouldContain("user=web");
             var log = await hosting.ServerLogAsync(alice, site.Id, ct);
             log.ShouldContain("starting: ./start.sh");
@@ -112,7 +111,7 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
             // A changed command restarts the server with it; a bad one is refused and changes nothing.
             (await Should.ThrowAsync<PanelRefusedException>(() => hosting.SetCommandAsync(alice, site.Id, "   ", ct))).Field.ShouldBe("Command");
             (await hosting.SetCommandAsync(alice, site.Id, "MODE=second ./start.sh", ct)).Command.ShouldBe("MODE=second ./start.sh");
-            (await UntilAsync(domain, http, body => body.EndsWith("mode=second", StringComparison.Ordinal))).ShouldContain("user=web");
+            (await HostingTests.UntilAsync(domain, http, body => body.EndsWith("mode=second", StringComparison.Ordinal))).ShouldContain("user=web");
 
             // Only the owner (and admins) read the log or change the command.
             var bob = await node.NewCustomerAsync();
@@ -144,24 +143,5 @@ public sealed class DynamicSiteTests(NodeHostFixture node)
     {
         var at = body.IndexOf("start=", StringComparison.Ordinal);
         return at < 0 ? 0 : int.Parse(body[(at + 6)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Asks the edge until the site answers 200 with a body <paramref name="done"/> accepts (up to 20 s).</summary>
-    private static async Task<string> UntilAsync(string host, int port, Func<string, bool> done)
-    {
-        var clock = Stopwatch.StartNew();
-        (int Status, string Body) last = default;
-        while (clock.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            last = await HostingTests.CurlAsync(host, port, "/");
-            if (last.Status == 200 && done(last.Body.Trim()))
-            {
-                return last.Body.Trim();
-            }
-
-            await Task.Delay(250);
-        }
-
-        throw new ShouldAssertException($"{host} did not answer as expected within 20 s; last: {last.Status} {last.Body}");
     }
 }

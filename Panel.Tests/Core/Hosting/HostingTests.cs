@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -325,6 +326,25 @@ public sealed class HostingTests(NodeHostFixture node)
         var output = r.StdOut.TrimEnd('\n');
         var cut = output.LastIndexOf('\n');
         return (int.Parse(output[(cut + 1)..], CultureInfo.InvariantCulture), cut < 0 ? "" : output[..cut].TrimEnd('\n'));
+    }
+
+    /// <summary>Asks the edge until the site answers 200 with a body <paramref name="done"/> accepts (up to 20 s).</summary>
+    internal static async Task<string> UntilAsync(string host, int port, Func<string, bool> done)
+    {
+        var clock = Stopwatch.StartNew();
+        (int Status, string Body) last = default;
+        while (clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            last = await CurlAsync(host, port, "/");
+            if (last.Status == 200 && done(last.Body.Trim()))
+            {
+                return last.Body.Trim();
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new ShouldAssertException($"{host} did not answer as expected within 20 s; last: {last.Status} {last.Body}");
     }
 
     /// <summary>A plain-HTTP request through the edge without following redirects: its status and where it points.</summary>

@@ -223,11 +223,11 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         await Assertions.Expect(page.Locator("[data-testid=site-state][data-state=Live]")).ToBeVisibleAsync(new() { Timeout = 60_000 });
         await Assertions.Expect(page.GetByTestId("site-command-edit")).ToHaveValueAsync(first);
         await Assertions.Expect(page.GetByTestId("site-command-save")).ToBeDisabledAsync();
-        await UntilServedAsync("app.example.test", "one");
+        await HostingTests.UntilAsync("app.example.test", Fixture.App.EdgeHttpPort, body => body == "one");
         await page.GetByTestId("site-command-edit").FillAsync(second);
         await page.GetByTestId("site-command-save").ClickAsync();
         await Assertions.Expect(page.GetByTestId("site-command-save")).ToBeDisabledAsync();
-        await UntilServedAsync("app.example.test", "two");
+        await HostingTests.UntilAsync("app.example.test", Fixture.App.EdgeHttpPort, body => body == "two");
         await page.GetByTestId("site-server-log-load").ClickAsync();
         await Assertions.Expect(page.GetByTestId("site-server-log")).ToContainTextAsync("serving two");
         await browser.ScreenshotAsync("33-website-own-server");
@@ -271,24 +271,6 @@ public sealed partial class WebsitesBrowserTests(PanelFixture fixture) : PanelTe
         }
 
         throw new Shouldly.ShouldAssertException($"{host}{path} did not answer {status} within 20 s; last: {last.Status} {last.Location}");
-    }
-
-    /// <summary>Polls the edge (up to 20 s) until <paramref name="host"/>'s home page answers 200 with <paramref name="body"/>.</summary>
-    private async Task UntilServedAsync(string host, string body)
-    {
-        (int Status, string Body) last = default;
-        for (var i = 0; i < 80; i++)
-        {
-            last = await HostingTests.CurlAsync(host, Fixture.App.EdgeHttpPort, "/");
-            if (last.Status == 200 && last.Body.Trim() == body)
-            {
-                return;
-            }
-
-            await Task.Delay(250);
-        }
-
-        throw new Shouldly.ShouldAssertException($"{host} did not answer '{body}' within 20 s; last: {last.Status} {last.Body}");
     }
 
     /// <summary>The VPS rows of hosting containers (those on a hosting plan's compute plan), also after their space went.</summary>
